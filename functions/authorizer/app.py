@@ -1,0 +1,24 @@
+"""TOKEN authorizer: `Authorization: Bearer <key>` → the key's tenant and role. API Gateway caches the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from tags_core.auth import authorizer_policy, resolve_token
+from tags_core.errors import Unauthenticated
+
+logger = Logger(service="tags-authorizer")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        principal = resolve_token(event.get("authorizationToken"))
+    except Unauthenticated as exc:
+        logger.info("key refused", extra={"reason": exc.message})
+        raise Exception("Unauthorized") from None  # API Gateway's contract for a 401
+    logger.append_keys(tenant=principal.tenant, key_id=principal.key_id)
+    logger.info("key accepted", extra={"role": principal.role})
+    return authorizer_policy(principal, event["methodArn"])

@@ -1,0 +1,1 @@
+"""Shared code of the Tags service: models, validation, auth, errors, data access and domain rules."""

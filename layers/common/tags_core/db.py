@@ -1,0 +1,79 @@
+"""The DynamoDB client, created lazily once per process (cold start pays for it only when a request needs it)."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from tags_core.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@functools.lru_cache(maxsize=1)
+def client() -> DynamoDBClient:
+    import boto3
+    from botocore.config import Config
+
+    settings = get_settings()
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=2,
+        read_timeout=5,
+        tcp_keepalive=True,
+    )
+    return boto3.session.Session().client(
+        "dynamodb", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint_url, config=config
+    )
+
+
+def reset() -> None:
+    """Forget the cached client and settings (tests and the local server switch tables)."""
+    client.cache_clear()
+    get_settings.cache_clear()
+
+
+# --- attribute-value marshalling (the low-level client is cheaper to create than boto3's resource layer) ---
+
+def to_attr(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, dict):
+        return {"M": {k: to_attr(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [to_attr(v) for v in value]}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def from_attr(attr: dict[str, Any]) -> Any:
+    (kind, value), = attr.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        return int(value) if "." not in value else float(value)
+    if kind == "BOOL":
+        return value
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: from_attr(v) for k, v in value.items()}
+    if kind == "L":
+        return [from_attr(v) for v in value]
+    if kind == "SS":
+        return set(value)
+    raise TypeError(f"unexpected attribute type {kind}")
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: to_attr(v) for k, v in data.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: from_attr(v) for k, v in item.items()}

@@ -1,0 +1,358 @@
+"""All DynamoDB access of the service: one table, item types documented in docs/data-model.md.
+
+Domain modules call these methods with plain dicts; nothing else builds DynamoDB requests. Failures the
+client can act on come back as domain exceptions; store faults (throttling, 5xx) as ServiceUnavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tags_core import db
+from tags_core.errors import Conflict, NotFound, PreconditionFailed, ServiceUnavailable
+from tags_core.names import name_lock_suffix, sort_key
+from tags_core.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+# The keys of each item type. Everything of a tenant lives under its partition "T#<tenant>".
+META_SK = "META"
+TAG_PREFIX = "TAG#"
+KEY_PREFIX = "KEY#"
+
+# Secondary indexes: name-ordered listings (all tags, per group, per type). Sparse: only tags carry them.
+INDEX_BY_NAME = "GSI1"
+INDEX_BY_GROUP = "GSI2"
+INDEX_BY_TYPE = "GSI3"
+INDEX_KEYS = {INDEX_BY_NAME: ("GSI1PK", "GSI1SK"), INDEX_BY_GROUP: ("GSI2PK", "GSI2SK"),
+              INDEX_BY_TYPE: ("GSI3PK", "GSI3SK")}
+
+RETRYABLE = {
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionConflictException", "TransactionInProgressException",
+}
+RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+
+# Item attributes that are storage detail, never part of a domain object.
+STORAGE_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "item_type", "tenant",
+                 "name_key", "expires_at"}
+
+
+def tenant_pk(tenant: str) -> str:
+    return f"T#{tenant}"
+
+
+def tag_key(tenant: str, tag_id: str) -> dict[str, Any]:
+    return {"PK": {"S": tenant_pk(tenant)}, "SK": {"S": TAG_PREFIX + tag_id}}
+
+
+def name_lock_key(tenant: str, kind: str, name: str) -> dict[str, Any]:
+    return {"PK": {"S": tenant_pk(tenant)}, "SK": {"S": f"NAME#{kind}#{name_lock_suffix(name)}"}}
+
+
+def meta_key(tenant: str) -> dict[str, Any]:
+    return {"PK": {"S": tenant_pk(tenant)}, "SK": {"S": META_SK}}
+
+
+def api_key_lookup_key(key_hash: str) -> dict[str, Any]:
+    return {"PK": {"S": f"APIKEY#{key_hash}"}, "SK": {"S": "APIKEY"}}
+
+
+def tag_index_attrs(tenant: str, tag: dict[str, Any]) -> dict[str, str]:
+    """The index keys a tag carries, derived from its name, group and type."""
+    order = sort_key(tag["name"], tag["id"])
+    return {
+        "GSI1PK": f"T#{tenant}#TAGS", "GSI1SK": order,
+        "GSI2PK": f"T#{tenant}#TAGS#G#{tag.get('group_id') or '-'}", "GSI2SK": order,
+        "GSI3PK": f"T#{tenant}#TAGS#TYPE#{tag['type']}", "GSI3SK": order,
+    }
+
+
+def public(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in STORAGE_ATTRS}
+
+
+class TransactionFailed(Exception):
+    """A cancelled transaction; `reasons` are DynamoDB's CancellationReasons, one per action."""
+
+    def __init__(self, reasons: list[dict[str, Any]]) -> None:
+        super().__init__("transaction cancelled")
+        self.reasons = reasons
+
+    def failed(self, index: int) -> bool:
+        return self.reasons[index].get("Code") == "ConditionalCheckFailed"
+
+    def old_item(self, index: int) -> dict[str, Any] | None:
+        item = self.reasons[index].get("Item")
+        return db.from_item(item) if item else None
+
+
+class Repository:
+    def __init__(self) -> None:
+        self.table = get_settings().table_name
+
+    # --- plumbing ---------------------------------------------------------------------------------------
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(db.client(), operation)(**kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            if code == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons") or []
+                if any(r.get("Code") in RETRYABLE_REASONS for r in reasons):
+                    logger.warning("transaction cancelled by contention", extra={"reasons": [r.get("Code") for r in reasons]})
+                    raise ServiceUnavailable() from exc
+                raise TransactionFailed(reasons) from exc
+            if code in RETRYABLE:
+                logger.warning("dynamodb unavailable after retries", extra={"error_code": code, "operation": operation})
+                raise ServiceUnavailable() from exc
+            logger.error("dynamodb error", extra={"error_code": code, "operation": operation})
+            raise
+
+    def _transact(self, actions: list[dict[str, Any]], token: str | None = None) -> None:
+        for action in actions:
+            (body,) = action.values()
+            body.setdefault("TableName", self.table)
+        kwargs: dict[str, Any] = {"TransactItems": actions}
+        if token:
+            kwargs["ClientRequestToken"] = token
+        self._call("transact_write_items", **kwargs)
+
+    # --- tenants and API keys ----------------------------------------------------------------------------
+
+    def put_tenant(self, tenant: str, name: str, created_at: str) -> None:
+        try:
+            self._call(
+                "put_item", TableName=self.table,
+                Item={**meta_key(tenant), **db.to_item({"item_type": "tenant", "tenant": tenant, "name": name,
+                                                        "created_at": created_at, "tag_count": 0, "group_count": 0})},
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict(f"Tenant {tenant!r} already exists.", code="tenant_exists") from exc
+            raise
+
+    def get_tenant(self, tenant: str) -> dict[str, Any] | None:
+        item = self._call("get_item", TableName=self.table, Key=meta_key(tenant)).get("Item")
+        return db.from_item(item) if item else None
+
+    def put_api_key(self, tenant: str, key_hash: str, record: dict[str, Any]) -> None:
+        """Two items in one transaction: the lookup by hash (authorizer) and the tenant's listing entry."""
+        lookup = {**api_key_lookup_key(key_hash), **db.to_item({**record, "item_type": "api_key", "tenant": tenant})}
+        listing = {"PK": {"S": tenant_pk(tenant)}, "SK": {"S": KEY_PREFIX + record["key_id"]},
+                   **db.to_item({**record, "item_type": "api_key_entry", "tenant": tenant, "key_hash": key_hash})}
+        try:
+            self._transact([
+                {"ConditionCheck": {"Key": meta_key(tenant), "ConditionExpression": "attribute_exists(PK)"}},
+                {"Put": {"Item": lookup, "ConditionExpression": "attribute_not_exists(PK)"}},
+                {"Put": {"Item": listing, "ConditionExpression": "attribute_not_exists(PK)"}},
+            ])
+        except TransactionFailed as exc:
+            if exc.failed(0):
+                raise NotFound(f"No tenant {tenant!r}.") from exc
+            raise
+
+    def get_api_key(self, key_hash: str) -> dict[str, Any] | None:
+        item = self._call("get_item", TableName=self.table, Key=api_key_lookup_key(key_hash)).get("Item")
+        return db.from_item(item) if item else None
+
+    def list_api_keys(self, tenant: str) -> list[dict[str, Any]]:
+        return [public(item) for item in self._query_all(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+            ExpressionAttributeValues={":pk": {"S": tenant_pk(tenant)}, ":sk": {"S": KEY_PREFIX}},
+        )]
+
+    def revoke_api_key(self, tenant: str, key_id: str, revoked_at: str) -> None:
+        entry_key = {"PK": {"S": tenant_pk(tenant)}, "SK": {"S": KEY_PREFIX + key_id}}
+        item = self._call("get_item", TableName=self.table, Key=entry_key, ConsistentRead=True).get("Item")
+        if not item:
+            raise NotFound(f"No key {key_id!r} for tenant {tenant!r}.")
+        key_hash = item["key_hash"]["S"]
+        update = {"UpdateExpression": "SET revoked_at = :at", "ExpressionAttributeValues": {":at": {"S": revoked_at}}}
+        self._transact([
+            {"Update": {"Key": entry_key, **update}},
+            {"Update": {"Key": api_key_lookup_key(key_hash), **update}},
+        ])
+
+    def _query_all(self, **kwargs: Any) -> Iterable[dict[str, Any]]:
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._call("query", TableName=self.table, **kwargs, **({"ExclusiveStartKey": start} if start else {}))
+            yield from (db.from_item(i) for i in page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    # --- tags ----------------------------------------------------------------------------------------------
+
+    def get_tag(self, tenant: str, tag_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        item = self._call("get_item", TableName=self.table, Key=tag_key(tenant, tag_id),
+                          ConsistentRead=consistent).get("Item")
+        return public(db.from_item(item)) if item else None
+
+    def _tag_item(self, tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
+        return {**tag_key(tenant, tag["id"]),
+                **db.to_item({**tag, **tag_index_attrs(tenant, tag), "item_type": "tag", "tenant": tenant})}
+
+    def _name_lock(self, tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
+        return {**name_lock_key(tenant, "TAG", tag["name"]),
+                **db.to_item({"item_type": "tag_name", "tenant": tenant, "tag_id": tag["id"], "name": tag["name"]})}
+
+    def create_tag(self, tenant: str, tag: dict[str, Any]) -> None:
+        """One TransactWriteItems: the tag, its name lock (unique per tenant) and the tenant's tag count."""
+        try:
+            self._transact([
+                {"Put": {"Item": self._name_lock(tenant, tag), "ConditionExpression": "attribute_not_exists(PK)",
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                {"Put": {"Item": self._tag_item(tenant, tag), "ConditionExpression": "attribute_not_exists(PK)"}},
+                {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            ])
+        except TransactionFailed as exc:
+            if exc.failed(0):
+                existing = exc.old_item(0) or {}
+                raise Conflict("A tag with this name already exists.", code="tag_exists", field="name",
+                               existing_id=existing.get("tag_id")) from exc
+            raise
+
+    def find_tag_ids_by_names(self, tenant: str, names: list[str]) -> dict[str, str]:
+        """Name key → tag id for the names that are taken (one BatchGetItem per 100 names)."""
+        from tags_core.names import name_key
+
+        found: dict[str, str] = {}
+        unique = {name_key(n): n for n in names}
+        keys = [name_lock_key(tenant, "TAG", n) for n in unique.values()]
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+            while pending:
+                response = self._call("batch_get_item", RequestItems=pending)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    lock = db.from_item(item)
+                    found[name_key(lock["name"])] = lock["tag_id"]
+                pending = response.get("UnprocessedKeys") or {}
+        return found
+
+    def update_tag(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Replace a tag if it is still at `old['version']`; move its name lock when the name key changes."""
+        from tags_core.names import name_key
+
+        actions: list[dict[str, Any]] = [
+            {"Put": {"Item": self._tag_item(tenant, new),
+                     "ConditionExpression": "attribute_exists(PK) AND version = :v",
+                     "ExpressionAttributeValues": {":v": {"N": str(old["version"])}}}},
+        ]
+        renamed = name_key(old["name"]) != name_key(new["name"])
+        if renamed:
+            actions.append({"Put": {"Item": self._name_lock(tenant, new), "ConditionExpression": "attribute_not_exists(PK)",
+                                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+            actions.append({"Delete": {"Key": name_lock_key(tenant, "TAG", old["name"]),
+                                       "ConditionExpression": "tag_id = :id",
+                                       "ExpressionAttributeValues": {":id": {"S": old["id"]}}}})
+        elif old["name"] != new["name"]:  # case-only rename: keep the lock, refresh the displayed name
+            actions.append({"Put": {"Item": self._name_lock(tenant, new), "ConditionExpression": "tag_id = :id",
+                                    "ExpressionAttributeValues": {":id": {"S": old["id"]}}}})
+        try:
+            self._transact(actions)
+        except TransactionFailed as exc:
+            if exc.failed(0):
+                if self.get_tag(tenant, old["id"], consistent=True) is None:
+                    raise NotFound("No such tag.") from exc
+                raise PreconditionFailed("The tag was changed by another request; read it again.") from exc
+            if renamed and exc.failed(1):
+                existing = exc.old_item(1) or {}
+                raise Conflict("A tag with this name already exists.", code="tag_exists", field="name",
+                               existing_id=existing.get("tag_id")) from exc
+            raise
+
+    def delete_tag(self, tenant: str, tag: dict[str, Any]) -> None:
+        try:
+            self._transact([
+                {"Delete": {"Key": tag_key(tenant, tag["id"]), "ConditionExpression": "version = :v",
+                            "ExpressionAttributeValues": {":v": {"N": str(tag["version"])}}}},
+                {"Delete": {"Key": name_lock_key(tenant, "TAG", tag["name"]), "ConditionExpression": "tag_id = :id",
+                            "ExpressionAttributeValues": {":id": {"S": tag["id"]}}}},
+                {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :minus",
+                            "ExpressionAttributeValues": {":minus": {"N": "-1"}}}},
+            ])
+        except TransactionFailed as exc:
+            if exc.failed(0) and self.get_tag(tenant, tag["id"], consistent=True) is None:
+                raise NotFound("No such tag.") from exc
+            raise PreconditionFailed("The tag was changed by another request; read it again.") from exc
+
+    def count_tags(self, tenant: str) -> int:
+        meta = self.get_tenant(tenant)
+        return int(meta.get("tag_count", 0)) if meta else 0
+
+    def query_tags(self, tenant: str, *, index: str | None, partition: str, ascending: bool, limit: int,
+                   start_key: dict[str, Any] | None, prefix: str | None = None,
+                   filters: dict[str, Any] | None = None, skip: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of tags from the base table (creation order) or a name index.
+
+        `skip` items are read and dropped first (page-number pagination); `filters` that no index covers are
+        applied by DynamoDB while reading, in which case more than one Query may be needed for a page.
+        """
+        if index is None:
+            pk_attr, sk_attr = "PK", "SK"
+            sk_prefix = TAG_PREFIX
+        else:
+            pk_attr, sk_attr = INDEX_KEYS[index]
+            sk_prefix = prefix
+        condition = "#pk = :pk"
+        names = {"#pk": pk_attr}
+        values: dict[str, Any] = {":pk": {"S": partition}}
+        if sk_prefix:
+            condition += " AND begins_with(#sk, :prefix)"
+            names["#sk"] = sk_attr
+            values[":prefix"] = {"S": sk_prefix}
+        kwargs: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": condition,
+                                  "ExpressionAttributeNames": names, "ScanIndexForward": ascending}
+        if index:
+            kwargs["IndexName"] = index
+        if filters:
+            clauses = []
+            for i, (attr, value) in enumerate(sorted(filters.items())):
+                path = ".".join(f"#f{i}_{j}" for j, _ in enumerate(attr.split(".")))
+                for j, part in enumerate(attr.split(".")):
+                    names[f"#f{i}_{j}"] = part
+                clauses.append(f"{path} = :f{i}")
+                values[f":f{i}"] = db.to_attr(value)
+            kwargs["FilterExpression"] = " AND ".join(clauses)
+        kwargs["ExpressionAttributeValues"] = values
+        items: list[dict[str, Any]] = []
+        wanted = skip + limit
+        to_skip = skip
+        while True:
+            request = dict(kwargs, Limit=wanted - len(items) + 1 if not filters else max(wanted, 25))
+            if start_key:
+                request["ExclusiveStartKey"] = start_key
+            response = self._call("query", **request)
+            batch = response.get("Items", [])
+            for raw in batch:
+                if to_skip:
+                    to_skip -= 1
+                    continue
+                items.append(raw)
+                if len(items) == limit + 1:
+                    break
+            if len(items) == limit + 1:
+                # There is a next page: continue after the last item returned.
+                last = items[limit - 1]
+                return [public(db.from_item(i)) for i in items[:limit]], self._key_of(last, index)
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                return [public(db.from_item(i)) for i in items], None
+
+    @staticmethod
+    def _key_of(item: dict[str, Any], index: str | None) -> dict[str, Any]:
+        key = {"PK": item["PK"], "SK": item["SK"]}
+        if index:
+            for attr in INDEX_KEYS[index]:
+                key[attr] = item[attr]
+        return key

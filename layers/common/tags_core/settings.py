@@ -1,0 +1,25 @@
+"""The function environment, validated once per process."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    table_name: str = Field(alias="TABLE_NAME", min_length=3, max_length=255)
+    cursor_secret: str = Field(alias="CURSOR_SECRET", min_length=16)
+    region: str = Field(default="us-east-1", alias="AWS_REGION")
+    dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
+    rate_limit_writes: int = Field(default=10, alias="RATE_LIMIT_WRITES", ge=1)
+    rate_limit_window_seconds: int = Field(default=10, alias="RATE_LIMIT_WINDOW_SECONDS", ge=1)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    known = {f.alias for f in Settings.model_fields.values() if f.alias}
+    return Settings.model_validate({k: v for k, v in os.environ.items() if k in known and v != ""})
