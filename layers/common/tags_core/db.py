@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 @functools.lru_cache(maxsize=1)
 def client() -> DynamoDBClient:
-    import boto3
-    from botocore.config import Config
+    import boto3  # noqa: PLC0415 - deferred: only requests that reach DynamoDB pay for it
+    from botocore.config import Config  # noqa: PLC0415
 
     settings = get_settings()
     config = Config(

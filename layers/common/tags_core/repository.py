@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from tags_core import db
 from tags_core.errors import Conflict, NotFound, PreconditionFailed, ServiceUnavailable
-from tags_core.names import name_lock_suffix, sort_key
+from tags_core.names import name_key, name_lock_suffix, sort_key
 from tags_core.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThrou
 
 # Item attributes that are storage detail, never part of a domain object.
 STORAGE_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "item_type", "tenant",
-                 "name_key", "expires_at"}
+                 "name_key", "expires_at", "updated_by"}
 
 
 def tenant_pk(tenant: str) -> str:
@@ -106,7 +106,8 @@ class Repository:
             if code == "TransactionCanceledException":
                 reasons = exc.response.get("CancellationReasons") or []
                 if any(r.get("Code") in RETRYABLE_REASONS for r in reasons):
-                    logger.warning("transaction cancelled by contention", extra={"reasons": [r.get("Code") for r in reasons]})
+                    logger.warning("transaction cancelled by contention",
+                                   extra={"reasons": [r.get("Code") for r in reasons]})
                     raise ServiceUnavailable() from exc
                 raise TransactionFailed(reasons) from exc
             if code in RETRYABLE:
@@ -184,7 +185,8 @@ class Repository:
     def _query_all(self, **kwargs: Any) -> Iterable[dict[str, Any]]:
         start: dict[str, Any] | None = None
         while True:
-            page = self._call("query", TableName=self.table, **kwargs, **({"ExclusiveStartKey": start} if start else {}))
+            extra = {"ExclusiveStartKey": start} if start else {}
+            page = self._call("query", TableName=self.table, **kwargs, **extra)
             yield from (db.from_item(i) for i in page.get("Items", []))
             start = page.get("LastEvaluatedKey")
             if not start:
@@ -224,8 +226,6 @@ class Repository:
 
     def find_tag_ids_by_names(self, tenant: str, names: list[str]) -> dict[str, str]:
         """Name key → tag id for the names that are taken (one BatchGetItem per 100 names)."""
-        from tags_core.names import name_key
-
         found: dict[str, str] = {}
         unique = {name_key(n): n for n in names}
         keys = [name_lock_key(tenant, "TAG", n) for n in unique.values()]
@@ -241,8 +241,6 @@ class Repository:
 
     def update_tag(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Replace a tag if it is still at `old['version']`; move its name lock when the name key changes."""
-        from tags_core.names import name_key
-
         actions: list[dict[str, Any]] = [
             {"Put": {"Item": self._tag_item(tenant, new),
                      "ConditionExpression": "attribute_exists(PK) AND version = :v",
@@ -250,7 +248,8 @@ class Repository:
         ]
         renamed = name_key(old["name"]) != name_key(new["name"])
         if renamed:
-            actions.append({"Put": {"Item": self._name_lock(tenant, new), "ConditionExpression": "attribute_not_exists(PK)",
+            actions.append({"Put": {"Item": self._name_lock(tenant, new),
+                                    "ConditionExpression": "attribute_not_exists(PK)",
                                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
             actions.append({"Delete": {"Key": name_lock_key(tenant, "TAG", old["name"]),
                                        "ConditionExpression": "tag_id = :id",
@@ -290,17 +289,19 @@ class Repository:
         meta = self.get_tenant(tenant)
         return int(meta.get("tag_count", 0)) if meta else 0
 
-    def query_tags(self, tenant: str, *, index: str | None, partition: str, ascending: bool, limit: int,
+    def query_tags(self, *, index: str | None, partition: str, ascending: bool, limit: int,
                    start_key: dict[str, Any] | None, prefix: str | None = None,
-                   filters: dict[str, Any] | None = None, skip: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+                   filters: list[tuple[str, str, Any]] | None = None,
+                   skip: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of tags from the base table (creation order) or a name index.
 
-        `skip` items are read and dropped first (page-number pagination); `filters` that no index covers are
-        applied by DynamoDB while reading, in which case more than one Query may be needed for a page.
+        `skip` items are read and dropped first (page-number pagination). `filters` — (attribute path,
+        "=" | "begins_with", value) — that no index covers are applied by DynamoDB while reading, in which
+        case more than one Query may be needed for a page.
         """
         if index is None:
             pk_attr, sk_attr = "PK", "SK"
-            sk_prefix = TAG_PREFIX
+            sk_prefix: str | None = TAG_PREFIX
         else:
             pk_attr, sk_attr = INDEX_KEYS[index]
             sk_prefix = prefix
@@ -317,19 +318,20 @@ class Repository:
             kwargs["IndexName"] = index
         if filters:
             clauses = []
-            for i, (attr, value) in enumerate(sorted(filters.items())):
-                path = ".".join(f"#f{i}_{j}" for j, _ in enumerate(attr.split(".")))
-                for j, part in enumerate(attr.split(".")):
+            for i, (attr, op, value) in enumerate(filters):
+                parts = attr.split(".")
+                for j, part in enumerate(parts):
                     names[f"#f{i}_{j}"] = part
-                clauses.append(f"{path} = :f{i}")
+                path = ".".join(f"#f{i}_{j}" for j in range(len(parts)))
+                clauses.append(f"{path} = :f{i}" if op == "=" else f"begins_with({path}, :f{i})")
                 values[f":f{i}"] = db.to_attr(value)
             kwargs["FilterExpression"] = " AND ".join(clauses)
         kwargs["ExpressionAttributeValues"] = values
         items: list[dict[str, Any]] = []
-        wanted = skip + limit
         to_skip = skip
         while True:
-            request = dict(kwargs, Limit=wanted - len(items) + 1 if not filters else max(wanted, 25))
+            needed = to_skip + limit + 1 - len(items)  # one extra item tells whether a next page exists
+            request = dict(kwargs, Limit=needed if not filters else max(needed, 2 * limit))
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response = self._call("query", **request)

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    model_config = ConfigDict(populate_by_name=True, frozen=True, hide_input_in_errors=True)  # never echo secrets
 
-    table_name: str = Field(alias="TABLE_NAME", min_length=3, max_length=255)
+    table_name: str = Field(alias="TABLE_NAME", min_length=1, max_length=255)
     cursor_secret: str = Field(alias="CURSOR_SECRET", min_length=16)
     region: str = Field(default="us-east-1", alias="AWS_REGION")
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")

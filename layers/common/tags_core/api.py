@@ -1,0 +1,203 @@
+"""The one place that builds the HTTP layer: resolver with validation, CORS, error envelope and exception mapping.
+
+A function's app.py does `app = build_app()`, declares its one route and exports `lambda_handler = handler(app)`.
+Domain code raises `tags_core.errors` exceptions; they become responses here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from pydantic import BaseModel
+
+from tags_core.auth import Principal, principal_from_event
+from tags_core.envelope import JSON, error_body
+from tags_core.errors import (
+    DomainError,
+    InvalidInput,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from tags_core.models import ErrorEnvelope
+from tags_core.validation import MAX_BODY_BYTES, parse_json_body, validation_entries
+
+logger = logging.getLogger("tags")
+
+CORS = CORSConfig(
+    allow_origin="*",
+    allow_headers=["Idempotency-Key", "If-Match"],
+    expose_headers=["X-Request-Id", "ETag", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
+                    "RateLimit-Reset"],
+    max_age=600,
+)
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def _request_id(event: dict[str, Any]) -> str:
+    return ((event.get("requestContext") or {}).get("requestId")) or str(uuid.uuid4())
+
+
+def _error(status: int, entries: list[dict[str, Any]], headers: dict[str, str] | None = None) -> Response:
+    request_id = _request_id(BaseRouter.current_event.raw_event)
+    return Response(status_code=status, content_type=JSON, body=error_body(status, entries, request_id),
+                    headers=headers or {})
+
+
+def build_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=parse_json_body)
+
+    @app.exception_handler(RateLimited)
+    def _rate_limited(exc: RateLimited) -> Response:
+        return _error(exc.status, exc.entries(), {"Retry-After": str(exc.retry_after), **exc.headers})
+
+    @app.exception_handler(ServiceUnavailable)
+    def _unavailable(exc: ServiceUnavailable) -> Response:
+        return _error(exc.status, exc.entries(), {"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(DomainError)
+    def _domain(exc: DomainError) -> Response:
+        return _error(exc.status, exc.entries())
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _content_type(exc: RequestUnsupportedContentType) -> Response:
+        return _domain(UnsupportedMediaType("Send the body as application/json."))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        return _error(400, validation_entries(exc.errors()))
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response:
+        return _error(404, [{"code": "not_found", "message": "No such route."}])
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return _error(500, [{"code": "internal_error",
+                             "message": "Something went wrong on our side; quote the request id if it persists."}])
+
+    app.use(middlewares=[_reject_unknown_query_params])
+    return app
+
+
+def _reject_unknown_query_params(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
+    route = app.context.get("_route")
+    given = set((app.current_event.query_string_parameters or {}).keys())
+    if route is not None and given and route.dependant is not None:
+        known: set[str] = set()
+        for param in route.dependant.query_params:
+            annotation = param.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                known.update(f.alias or name for name, f in annotation.model_fields.items())
+            else:
+                known.add(param.alias)
+        unknown = sorted(given - known)
+        if unknown:
+            return _error(400, [{"code": "unknown_parameter", "message": f"Unknown query parameter {name!r}.",
+                                 "field": name} for name in unknown])
+    return next_middleware(app)
+
+
+def _preflight(event: dict[str, Any]) -> tuple[int, list[dict[str, Any]]] | None:
+    """Checks that need no route: caller identity and role, body size, content type."""
+    method = (event.get("httpMethod") or "").upper()
+    if method == "OPTIONS":
+        return None
+    try:
+        principal_from_event(event).require(method)
+    except DomainError as exc:
+        return exc.status, exc.entries()
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if size > MAX_BODY_BYTES:
+        exc = PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+        return exc.status, exc.entries()
+    if body:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        content_type = (headers.get("content-type") or JSON).split(";")[0].strip().lower()
+        if content_type != JSON:
+            unsupported = UnsupportedMediaType("Send the body as application/json.")
+            return unsupported.status, unsupported.entries()
+    return None
+
+
+def handler(app: APIGatewayRestResolver) -> Handler:
+    """The Lambda entry point for a function's resolver: identity checks first, X-Request-Id on every answer."""
+
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request_id = _request_id(event)
+        refused = _preflight(event)
+        if refused:
+            status, entries = refused
+            response = {"statusCode": status, "headers": {"Content-Type": JSON},
+                        "body": json.dumps(error_body(status, entries, request_id), separators=(",", ":")),
+                        "isBase64Encoded": False}
+        else:
+            response = app.resolve(event, context)
+        response.setdefault("headers", {})["X-Request-Id"] = request_id
+        if response.get("multiValueHeaders") is not None:
+            response["multiValueHeaders"]["X-Request-Id"] = [request_id]
+        return response
+
+    return lambda_handler
+
+
+def principal() -> Principal:
+    """The caller of the request being handled (from the authorizer context only)."""
+    return principal_from_event(BaseRouter.current_event.raw_event)
+
+
+def header(name: str) -> str | None:
+    return BaseRouter.current_event.headers.get(name) or BaseRouter.current_event.headers.get(name.lower())
+
+
+def ok(data: Any, status: int = 200, *, meta: dict[str, Any] | None = None, links: dict[str, Any] | None = None,
+       headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"data": data}
+    if meta is not None:
+        body["meta"] = meta
+    if links is not None:
+        body["links"] = links
+    return Response(status_code=status, content_type=JSON, body=body, headers=headers or {})
+
+
+def if_match() -> int | None:
+    """The version in `If-Match: "<version>"` (weak or bare forms accepted), or None when absent or `*`."""
+    raw = header("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 12:
+        raise InvalidInput('If-Match must be a version in quotes, like "3".', field="If-Match",
+                           code="invalid_header")
+    return int(value)
+
+
+_ERROR_TEXT = {400: "Invalid request", 401: "Missing, unknown or revoked API key", 403: "The key lacks the role",
+               404: "Not found in this tenant", 409: "Conflict", 412: "Stale If-Match", 413: "Body over 64 KiB",
+               415: "Body is not JSON", 429: "Rate limited", 503: "Store busy; retry after Retry-After"}
+
+
+def responses(status: int, model: type[BaseModel] | None, *errors: int, description: str = "Success") -> dict:
+    """OpenAPI `responses` for a route: its success model and the error statuses it can answer with."""
+    documented: dict[int, Any] = {
+        status: {"description": description, "content": {JSON: {"model": model}}} if model
+        else {"description": description},
+    }
+    for code in sorted({400, 401, 403, 503, *errors}):
+        documented[code] = {"description": _ERROR_TEXT[code], "content": {JSON: {"model": ErrorEnvelope}}}
+    return documented

@@ -1,0 +1,27 @@
+"""The response envelopes of the contract. Used by the resolver and by the local server for its own errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+JSON = "application/json"
+
+
+def rfc3339_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def error_body(status: int, entries: list[dict[str, Any]], request_id: str) -> dict[str, Any]:
+    try:
+        description = HTTPStatus(status).phrase
+    except ValueError:
+        description = "Error"
+    return {"status": status, "description": description, "response_time": rfc3339_now(),
+            "request_id": request_id, "errors": entries}
+
+
+def error_json(status: int, code: str, message: str, request_id: str) -> str:
+    return json.dumps(error_body(status, [{"code": code, "message": message}], request_id), separators=(",", ":"))

@@ -1,0 +1,206 @@
+"""pydantic models at every boundary: request bodies, responses (documented in OpenAPI) and the stored tag.
+
+Request models are strict (no silent coercion of "true" to true) and forbid unknown fields.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from tags_core.names import normalize_name
+
+TagType = Literal["tag", "goal", "miss"]
+Kind = Literal["conversation", "customer", "comment"]
+KINDS: tuple[Kind, ...] = ("conversation", "customer", "comment")
+TYPE_ALIASES = {1: "tag", 2: "goal", 3: "miss"}
+MAX_DESCRIPTION = 500
+MAX_RAW_NAME = 1024  # bound the work before normalisation; the rule itself is 255 after it
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _type_alias(value: Any) -> Any:
+    if type(value) is int and value in TYPE_ALIASES:
+        return TYPE_ALIASES[value]
+    return value
+
+
+def _group_alias(value: Any) -> Any:
+    return None if type(value) is int and value == 0 else value
+
+
+def _color(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not COLOR.match(value):
+        raise ValueError("must be a colour like #ff8800")
+    return value.lower()
+
+
+def _name(value: str) -> str:
+    return normalize_name(value)
+
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_RAW_NAME), AfterValidator(_name)]
+TypeIn = Annotated[TagType, BeforeValidator(_type_alias)]
+GroupIdIn = Annotated[Annotated[str, Field(min_length=1, max_length=64)] | None, BeforeValidator(_group_alias)]
+ColorIn = Annotated[Annotated[str, Field(max_length=7)] | None, AfterValidator(_color)]
+Description = Annotated[Annotated[str, Field(max_length=MAX_DESCRIPTION)] | None, Field()]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AppliesTo(StrictModel):
+    """Which object kinds a tag may be attached to. At least one must be true."""
+
+    conversation: bool = True
+    customer: bool = True
+    comment: bool = True
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> AppliesTo:
+        if not (self.conversation or self.customer or self.comment):
+            raise ValueError("at least one of conversation, customer, comment must be true")
+        return self
+
+
+class TagCreate(StrictModel):
+    """Body of POST /tags and of PUT /tags/{id} (PUT: absent fields reset to these defaults)."""
+
+    name: Name
+    type: TypeIn = "tag"
+    group_id: GroupIdIn = None
+    applies_to: AppliesTo = Field(default_factory=AppliesTo)
+    color: ColorIn = None
+    description: Description = None
+
+
+class TagPatch(StrictModel):
+    """Body of PATCH /tags/{id}: only the given fields change; `null` clears color, description, group."""
+
+    name: Name | None = None
+    type: TypeIn | None = None
+    group_id: GroupIdIn = None
+    applies_to: AppliesTo | None = None
+    color: ColorIn = None
+    description: Description = None
+
+    @model_validator(mode="after")
+    def _no_null_required(self) -> TagPatch:
+        for field in ("name", "type", "applies_to"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class BatchCreate(StrictModel):
+    """Body of POST /tags/batch. Each item is a name or a tag object; items are validated one by one."""
+
+    tags: list[str | dict[str, Any]] = Field(min_length=1, max_length=100)
+
+
+# --- responses (documentation and the shape handlers return) -----------------------------------------------
+
+class Usage(BaseModel):
+    conversation: int = 0
+    customer: int = 0
+    comment: int = 0
+
+
+class Account(BaseModel):
+    id: str
+
+
+class Tag(BaseModel):
+    """A tag as the API returns it, and as it is stored (plus storage keys)."""
+
+    id: str
+    object: Literal["tag"] = "tag"
+    name: str
+    name_slug: str
+    type: TagType
+    group_id: str | None
+    applies_to: AppliesTo
+    color: str | None
+    description: str | None
+    usage: Usage
+    account: Account
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class TagEnvelope(BaseModel):
+    data: Tag
+
+
+class TagRef(BaseModel):
+    id: str
+    name: str
+
+
+class ItemError(BaseModel):
+    index: int
+    errors: list[dict[str, Any]]
+
+
+class BatchResult(BaseModel):
+    inserted: list[Tag]
+    existing: list[TagRef]
+    errors: list[ItemError]
+
+
+class BatchEnvelope(BaseModel):
+    data: BatchResult
+
+
+class ListMeta(BaseModel):
+    current_page: int | None
+    from_: int | None = Field(alias="from")
+    to: int | None
+    per_page: int
+    last_page: int | None
+    total: int | None
+    path: str
+    next_cursor: str | None
+
+
+class ListLinks(BaseModel):
+    first: str | None
+    last: str | None
+    prev: str | None
+    next: str | None
+
+
+class TagList(BaseModel):
+    data: list[Tag]
+    meta: ListMeta
+    links: ListLinks
+
+
+class Deleted(BaseModel):
+    id: str
+    object: str
+    deleted: Literal[True]
+
+
+class DeletedEnvelope(BaseModel):
+    data: Deleted
+
+
+class ErrorEntry(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    status: int
+    description: str
+    response_time: str
+    request_id: str
+    errors: list[ErrorEntry]

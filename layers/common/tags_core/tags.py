@@ -1,0 +1,199 @@
+"""Tag rules: create (one by one and in bulk), read, list, replace, patch and delete, for one tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from tags_core.auth import Principal, now_iso
+from tags_core.errors import Conflict, DomainError, InvalidInput, NotFound, PreconditionFailed
+from tags_core.ids import looks_like_id, new_id
+from tags_core.models import KINDS, BatchCreate, TagCreate, TagPatch
+from tags_core.names import name_key, normalize_name, slugify
+from tags_core.pagination import PageRequest, decode_cursor, encode_cursor, page_meta, query_fingerprint
+from tags_core.repository import INDEX_BY_GROUP, INDEX_BY_NAME, INDEX_BY_TYPE, Repository
+from tags_core.validation import validation_entries
+
+MUTABLE_FIELDS = ("name", "type", "group_id", "applies_to", "color", "description")
+UPDATE_ATTEMPTS = 3
+_create_adapter = TypeAdapter(TagCreate)
+
+
+def present(tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
+    """A stored tag as the API shows it."""
+    return {
+        "id": tag["id"], "object": "tag", "name": tag["name"], "name_slug": tag["name_slug"], "type": tag["type"],
+        "group_id": tag.get("group_id"), "applies_to": tag["applies_to"], "color": tag.get("color"),
+        "description": tag.get("description"),
+        "usage": {kind: int(tag.get("usage", {}).get(kind, 0)) for kind in KINDS},
+        "account": {"id": tenant}, "version": tag["version"],
+        "created_at": tag["created_at"], "updated_at": tag["updated_at"],
+    }
+
+
+def _check_group(tenant: str, group_id: str | None) -> None:
+    if group_id is not None:
+        raise InvalidInput("No such tag group.", field="group_id", code="group_not_found")
+
+
+def _new_record(p: Principal, body: TagCreate) -> dict[str, Any]:
+    now = now_iso()
+    return {
+        "id": new_id(), "name": body.name, "name_slug": slugify(body.name), "type": body.type,
+        "group_id": body.group_id, "applies_to": body.applies_to.model_dump(), "color": body.color,
+        "description": body.description, "usage": {kind: 0 for kind in KINDS}, "version": 1,
+        "created_at": now, "updated_at": now, "updated_by": p.key_id,
+    }
+
+
+def create_tag(p: Principal, body: TagCreate) -> dict[str, Any]:
+    _check_group(p.tenant, body.group_id)
+    record = _new_record(p, body)
+    Repository().create_tag(p.tenant, record)
+    return present(p.tenant, record)
+
+
+def batch_create(p: Principal, body: BatchCreate) -> dict[str, Any]:
+    """Create many tags; names already taken (or repeated in the request) are reported, bad items too."""
+    inserted: list[dict[str, Any]] = []
+    existing: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
+    candidates: dict[str, tuple[int, TagCreate]] = {}  # name key → first item with that name
+    for index, raw in enumerate(body.tags):
+        try:
+            item = _create_adapter.validate_python({"name": raw} if isinstance(raw, str) else raw)
+            _check_group(p.tenant, item.group_id)
+        except ValidationError as exc:
+            errors.append({"index": index, "errors": validation_entries(exc.errors())})  # type: ignore[arg-type]
+            continue
+        except DomainError as exc:
+            errors.append({"index": index, "errors": exc.entries()})
+            continue
+        candidates.setdefault(name_key(item.name), (index, item))
+
+    repo = Repository()
+    taken = repo.find_tag_ids_by_names(p.tenant, [item.name for _, item in candidates.values()])
+    for key, (_, item) in candidates.items():
+        if key in taken:
+            existing.append({"id": taken[key], "name": item.name})
+            continue
+        record = _new_record(p, item)
+        try:
+            repo.create_tag(p.tenant, record)
+        except Conflict as exc:  # created by a concurrent request since we looked
+            existing.append({"id": exc.extra.get("existing_id") or "", "name": item.name})
+            continue
+        inserted.append(present(p.tenant, record))
+    errors.sort(key=lambda e: e["index"])
+    return {"inserted": inserted, "existing": existing, "errors": errors}
+
+
+def get_tag(p: Principal, tag_id: str, *, consistent: bool = False) -> dict[str, Any]:
+    tag = Repository().get_tag(p.tenant, tag_id, consistent=consistent) if looks_like_id(tag_id) else None
+    if tag is None:
+        raise NotFound("No tag with this id.", field="id")
+    return tag
+
+
+def _apply(p: Principal, tag_id: str, changes: dict[str, Any] | None, replace: TagCreate | None,
+           expected_version: int | None) -> dict[str, Any]:
+    """Read, change, write conditionally on the version read; retried on a lost race unless If-Match was given."""
+    repo = Repository()
+    for attempt in range(UPDATE_ATTEMPTS):
+        current = get_tag(p, tag_id, consistent=attempt > 0)
+        if expected_version is not None and current["version"] != expected_version:
+            raise PreconditionFailed(f"The tag is at version {current['version']}, not {expected_version}.",
+                                     field="If-Match")
+        wanted = replace.model_dump(mode="json") if replace is not None else {**current, **(changes or {})}
+        updated = {**current, **{field: wanted[field] for field in MUTABLE_FIELDS}}
+        if all(updated[f] == current[f] for f in MUTABLE_FIELDS):
+            return present(p.tenant, current)
+        if updated["group_id"] != current.get("group_id"):
+            _check_group(p.tenant, updated["group_id"])
+        updated.update(name_slug=slugify(updated["name"]), version=current["version"] + 1, updated_at=now_iso(),
+                       updated_by=p.key_id)
+        try:
+            repo.update_tag(p.tenant, current, updated)
+        except PreconditionFailed:
+            if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:
+                raise
+            continue
+        return present(p.tenant, updated)
+    raise PreconditionFailed("The tag is changing too fast; read it again.")  # pragma: no cover
+
+
+def replace_tag(p: Principal, tag_id: str, body: TagCreate, expected_version: int | None) -> dict[str, Any]:
+    return _apply(p, tag_id, None, body, expected_version)
+
+
+def patch_tag(p: Principal, tag_id: str, body: TagPatch, expected_version: int | None) -> dict[str, Any]:
+    changes = body.model_dump(mode="json", include=body.model_fields_set)
+    return _apply(p, tag_id, changes, None, expected_version)
+
+
+def delete_tag(p: Principal, tag_id: str) -> dict[str, Any]:
+    repo = Repository()
+    for attempt in range(UPDATE_ATTEMPTS):
+        tag = get_tag(p, tag_id, consistent=attempt > 0)
+        try:
+            repo.delete_tag(p.tenant, tag)
+        except PreconditionFailed:
+            if attempt == UPDATE_ATTEMPTS - 1:
+                raise
+            continue
+        break
+    return {"id": tag_id, "object": "tag", "deleted": True}
+
+
+def list_tags(p: Principal, request: PageRequest, *, path: str, q: str | None, type: str | None,
+              group_id: str | None, applies_to: str | None, sort: str) -> tuple[list[dict[str, Any]], dict, dict]:
+    """One page of the tenant's tags. Each filter/sort pair is served by an index, so a page reads ~limit items."""
+    tenant = p.tenant
+    query = {"q": q, "type": type, "group_id": group_id, "applies_to": applies_to, "sort": sort}
+    fingerprint = query_fingerprint(query)
+    start = decode_cursor(request.cursor, tenant, fingerprint) if request.cursor else None
+    prefix = _prefix(q) if q is not None else None
+    group_partition = f"T#{tenant}#TAGS#G#{group_id or '-'}" if group_id is not None else None
+    if group_id is not None and group_id not in ("null", "0") and not looks_like_id(group_id):
+        raise InvalidInput("group_id must be a group id, or null for free-standing tags.", field="group_id")
+    if group_id in ("null", "0"):
+        group_partition = f"T#{tenant}#TAGS#G#-"
+    filters: list[tuple[str, str, Any]] = []
+    if applies_to is not None:
+        filters.append((f"applies_to.{applies_to}", "=", True))
+    if sort.lstrip("-") == "name":
+        if group_partition:
+            index, partition = INDEX_BY_GROUP, group_partition
+            if type:
+                filters.append(("GSI3PK", "=", f"T#{tenant}#TAGS#TYPE#{type}"))
+        elif type:
+            index, partition = INDEX_BY_TYPE, f"T#{tenant}#TAGS#TYPE#{type}"
+        else:
+            index, partition = INDEX_BY_NAME, f"T#{tenant}#TAGS"
+        key_prefix = prefix
+    else:  # creation order: ids are ULIDs, so the base table's sort key is creation time
+        index, partition, key_prefix = None, f"T#{tenant}", None
+        if group_partition:
+            filters.append(("GSI2PK", "=", group_partition))
+        if type:
+            filters.append(("GSI3PK", "=", f"T#{tenant}#TAGS#TYPE#{type}"))
+        if prefix:
+            filters.append(("GSI1SK", "begins_with", prefix))
+    repo = Repository()
+    items, last_key = repo.query_tags(
+        index=index, partition=partition, ascending=not sort.startswith("-"), limit=request.limit,
+        start_key=start, prefix=key_prefix, filters=filters, skip=request.offset if start is None else 0,
+    )
+    unfiltered = q is None and type is None and group_id is None and applies_to is None
+    total = repo.count_tags(tenant) if unfiltered else None
+    next_cursor = encode_cursor(tenant, fingerprint, last_key) if last_key else None
+    meta, links = page_meta(request, path=path, query=query, count=len(items), total=total, next_cursor=next_cursor)
+    return [present(tenant, item) for item in items], meta, links
+
+
+def _prefix(q: str) -> str:
+    try:
+        return name_key(normalize_name(q)).encode()[:800].decode(errors="ignore")
+    except ValueError as exc:
+        raise InvalidInput(f"q {exc}.", field="q") from None
