@@ -204,3 +204,48 @@ class ErrorEnvelope(BaseModel):
     response_time: str
     request_id: str
     errors: list[ErrorEntry]
+
+
+# --- tag groups ----------------------------------------------------------------------------------------------
+
+class GroupCreate(StrictModel):
+    """Body of POST /tag-groups."""
+
+    name: Name
+    description: Description = None
+
+
+class GroupPatch(StrictModel):
+    """Body of PATCH /tag-groups/{id}: only the given fields change."""
+
+    name: Name | None = None
+    description: Description = None
+
+    @model_validator(mode="after")
+    def _name_not_null(self) -> GroupPatch:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null")
+        return self
+
+
+class Group(BaseModel):
+    id: str
+    object: Literal["tag_group"] = "tag_group"
+    name: str
+    name_slug: str
+    description: str | None
+    tag_count: int
+    account: Account
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class GroupEnvelope(BaseModel):
+    data: Group
+
+
+class GroupList(BaseModel):
+    data: list[Group]
+    meta: ListMeta
+    links: ListLinks

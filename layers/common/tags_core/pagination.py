@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tags_core.errors import InvalidInput
+from tags_core.names import name_key, normalize_name
 from tags_core.settings import get_settings
 
 MAX_LIMIT = 100
@@ -112,3 +113,11 @@ def page_meta(request: PageRequest, *, path: str, query: dict[str, Any], count: 
         links = {"first": link(page=1), "last": link(page=last_page) if last_page else None, "prev": None,
                  "next": link(cursor=next_cursor) if next_cursor else None}
     return meta, links
+
+
+def search_prefix(q: str) -> str:
+    """The index-key prefix a `q` search matches: the name rules applied to q, cut like the index sort key."""
+    try:
+        return name_key(normalize_name(q)).encode()[:800].decode(errors="ignore")
+    except ValueError as exc:
+        raise InvalidInput(f"q {exc}.", field="q") from None

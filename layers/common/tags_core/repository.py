@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tags_core import db
-from tags_core.errors import Conflict, NotFound, PreconditionFailed, ServiceUnavailable
+from tags_core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, ServiceUnavailable
 from tags_core.names import name_key, name_lock_suffix, sort_key
 from tags_core.settings import get_settings
 
@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 # The keys of each item type. Everything of a tenant lives under its partition "T#<tenant>".
 META_SK = "META"
 TAG_PREFIX = "TAG#"
+GROUP_PREFIX = "GROUP#"
 KEY_PREFIX = "KEY#"
 
 # Secondary indexes: name-ordered listings (all tags, per group, per type). Sparse: only tags carry them.
@@ -70,6 +71,21 @@ def tag_index_attrs(tenant: str, tag: dict[str, Any]) -> dict[str, str]:
         "GSI2PK": f"T#{tenant}#TAGS#G#{tag.get('group_id') or '-'}", "GSI2SK": order,
         "GSI3PK": f"T#{tenant}#TAGS#TYPE#{tag['type']}", "GSI3SK": order,
     }
+
+
+def group_key(tenant: str, group_id: str) -> dict[str, Any]:
+    return {"PK": {"S": tenant_pk(tenant)}, "SK": {"S": GROUP_PREFIX + group_id}}
+
+
+def group_count_action(tenant: str, group_id: str, delta: int) -> dict[str, Any]:
+    """Move a group's tag count; fails (and so cancels the transaction) when the group does not exist."""
+    return {"Update": {"Key": group_key(tenant, group_id), "UpdateExpression": "ADD tag_count :d",
+                       "ConditionExpression": "attribute_exists(PK)",
+                       "ExpressionAttributeValues": {":d": {"N": str(delta)}}}}
+
+
+def group_not_found() -> InvalidInput:
+    return InvalidInput("No such tag group.", field="group_id", code="group_not_found")
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:
@@ -208,20 +224,26 @@ class Repository:
                 **db.to_item({"item_type": "tag_name", "tenant": tenant, "tag_id": tag["id"], "name": tag["name"]})}
 
     def create_tag(self, tenant: str, tag: dict[str, Any]) -> None:
-        """One TransactWriteItems: the tag, its name lock (unique per tenant) and the tenant's tag count."""
+        """One TransactWriteItems: the tag, its name lock (unique per tenant), the tenant's tag count and,
+        for a grouped tag, the group's tag count (which also proves the group exists)."""
+        actions = [
+            {"Put": {"Item": self._name_lock(tenant, tag), "ConditionExpression": "attribute_not_exists(PK)",
+                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            {"Put": {"Item": self._tag_item(tenant, tag), "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        ]
+        if tag.get("group_id"):
+            actions.append(group_count_action(tenant, tag["group_id"], 1))
         try:
-            self._transact([
-                {"Put": {"Item": self._name_lock(tenant, tag), "ConditionExpression": "attribute_not_exists(PK)",
-                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-                {"Put": {"Item": self._tag_item(tenant, tag), "ConditionExpression": "attribute_not_exists(PK)"}},
-                {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :one",
-                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
-            ])
+            self._transact(actions)
         except TransactionFailed as exc:
             if exc.failed(0):
                 existing = exc.old_item(0) or {}
                 raise Conflict("A tag with this name already exists.", code="tag_exists", field="name",
                                existing_id=existing.get("tag_id")) from exc
+            if tag.get("group_id") and exc.failed(3):
+                raise group_not_found() from exc
             raise
 
     def find_tag_ids_by_names(self, tenant: str, names: list[str]) -> dict[str, str]:
@@ -257,6 +279,12 @@ class Repository:
         elif old["name"] != new["name"]:  # case-only rename: keep the lock, refresh the displayed name
             actions.append({"Put": {"Item": self._name_lock(tenant, new), "ConditionExpression": "tag_id = :id",
                                     "ExpressionAttributeValues": {":id": {"S": old["id"]}}}})
+        joined = len(actions)
+        if old.get("group_id") != new.get("group_id"):
+            if new.get("group_id"):
+                actions.append(group_count_action(tenant, new["group_id"], 1))
+            if old.get("group_id"):
+                actions.append(group_count_action(tenant, old["group_id"], -1))
         try:
             self._transact(actions)
         except TransactionFailed as exc:
@@ -268,32 +296,148 @@ class Repository:
                 existing = exc.old_item(1) or {}
                 raise Conflict("A tag with this name already exists.", code="tag_exists", field="name",
                                existing_id=existing.get("tag_id")) from exc
+            if new.get("group_id") and len(exc.reasons) > joined and exc.failed(joined):
+                raise group_not_found() from exc
             raise
 
     def delete_tag(self, tenant: str, tag: dict[str, Any]) -> None:
+        actions = [
+            {"Delete": {"Key": tag_key(tenant, tag["id"]), "ConditionExpression": "version = :v",
+                        "ExpressionAttributeValues": {":v": {"N": str(tag["version"])}}}},
+            {"Delete": {"Key": name_lock_key(tenant, "TAG", tag["name"]), "ConditionExpression": "tag_id = :id",
+                        "ExpressionAttributeValues": {":id": {"S": tag["id"]}}}},
+            {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :minus",
+                        "ExpressionAttributeValues": {":minus": {"N": "-1"}}}},
+        ]
+        if tag.get("group_id"):
+            actions.append(group_count_action(tenant, tag["group_id"], -1))
         try:
-            self._transact([
-                {"Delete": {"Key": tag_key(tenant, tag["id"]), "ConditionExpression": "version = :v",
-                            "ExpressionAttributeValues": {":v": {"N": str(tag["version"])}}}},
-                {"Delete": {"Key": name_lock_key(tenant, "TAG", tag["name"]), "ConditionExpression": "tag_id = :id",
-                            "ExpressionAttributeValues": {":id": {"S": tag["id"]}}}},
-                {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :minus",
-                            "ExpressionAttributeValues": {":minus": {"N": "-1"}}}},
-            ])
+            self._transact(actions)
         except TransactionFailed as exc:
             if exc.failed(0) and self.get_tag(tenant, tag["id"], consistent=True) is None:
                 raise NotFound("No such tag.") from exc
             raise PreconditionFailed("The tag was changed by another request; read it again.") from exc
 
+    # --- tag groups ------------------------------------------------------------------------------------------
+
+    def _group_item(self, tenant: str, group: dict[str, Any]) -> dict[str, Any]:
+        return {**group_key(tenant, group["id"]),
+                **db.to_item({**group, "GSI1PK": f"T#{tenant}#GROUPS", "GSI1SK": sort_key(group["name"], group["id"]),
+                              "item_type": "group", "tenant": tenant})}
+
+    def _group_lock(self, tenant: str, group: dict[str, Any]) -> dict[str, Any]:
+        return {**name_lock_key(tenant, "GROUP", group["name"]),
+                **db.to_item({"item_type": "group_name", "tenant": tenant, "group_id": group["id"],
+                              "name": group["name"]})}
+
+    def create_group(self, tenant: str, group: dict[str, Any]) -> None:
+        try:
+            self._transact([
+                {"Put": {"Item": self._group_lock(tenant, group), "ConditionExpression": "attribute_not_exists(PK)",
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                {"Put": {"Item": self._group_item(tenant, group), "ConditionExpression": "attribute_not_exists(PK)"}},
+                {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD group_count :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            ])
+        except TransactionFailed as exc:
+            if exc.failed(0):
+                existing = exc.old_item(0) or {}
+                raise Conflict("A tag group with this name already exists.", code="group_exists", field="name",
+                               existing_id=existing.get("group_id")) from exc
+            raise
+
+    def get_group(self, tenant: str, group_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        item = self._call("get_item", TableName=self.table, Key=group_key(tenant, group_id),
+                          ConsistentRead=consistent).get("Item")
+        return public(db.from_item(item)) if item else None
+
+    def update_group(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Write the group's own fields if still at the version read (its tag count is left to the counters)."""
+        fields = {k: new[k] for k in ("name", "description", "version", "updated_at", "updated_by")}
+        fields.update(GSI1SK=sort_key(new["name"], new["id"]))
+        names = {f"#{k}": k for k in fields}
+        values = {f":{k}": db.to_attr(v) for k, v in fields.items()}
+        values[":old"] = {"N": str(old["version"])}
+        actions: list[dict[str, Any]] = [{"Update": {
+            "Key": group_key(tenant, old["id"]), "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            "ConditionExpression": "attribute_exists(PK) AND version = :old",
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}]
+        renamed = name_key(old["name"]) != name_key(new["name"])
+        if renamed:
+            actions.append({"Put": {"Item": self._group_lock(tenant, new),
+                                    "ConditionExpression": "attribute_not_exists(PK)",
+                                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+            actions.append({"Delete": {"Key": name_lock_key(tenant, "GROUP", old["name"]),
+                                       "ConditionExpression": "group_id = :id",
+                                       "ExpressionAttributeValues": {":id": {"S": old["id"]}}}})
+        elif old["name"] != new["name"]:
+            actions.append({"Put": {"Item": self._group_lock(tenant, new), "ConditionExpression": "group_id = :id",
+                                    "ExpressionAttributeValues": {":id": {"S": old["id"]}}}})
+        try:
+            self._transact(actions)
+        except TransactionFailed as exc:
+            if exc.failed(0):
+                if self.get_group(tenant, old["id"], consistent=True) is None:
+                    raise NotFound("No such tag group.") from exc
+                raise PreconditionFailed("The group was changed by another request; read it again.") from exc
+            if renamed and exc.failed(1):
+                existing = exc.old_item(1) or {}
+                raise Conflict("A tag group with this name already exists.", code="group_exists", field="name",
+                               existing_id=existing.get("group_id")) from exc
+            raise
+
+    def delete_group(self, tenant: str, group: dict[str, Any]) -> None:
+        """Delete an empty group. A group that still holds tags answers 409 group_not_empty."""
+        try:
+            self._transact([
+                {"Delete": {"Key": group_key(tenant, group["id"]),
+                            "ConditionExpression": "attribute_exists(PK) AND (attribute_not_exists(tag_count) "
+                                                   "OR tag_count = :zero)",
+                            "ExpressionAttributeValues": {":zero": {"N": "0"}},
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                {"Delete": {"Key": name_lock_key(tenant, "GROUP", group["name"]),
+                            "ConditionExpression": "group_id = :id",
+                            "ExpressionAttributeValues": {":id": {"S": group["id"]}}}},
+                {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD group_count :minus",
+                            "ExpressionAttributeValues": {":minus": {"N": "-1"}}}},
+            ])
+        except TransactionFailed as exc:
+            old = exc.old_item(0) if exc.failed(0) else None
+            if exc.failed(0) and old is None:
+                raise NotFound("No such tag group.") from exc
+            if old is not None:
+                raise Conflict("The group still holds tags; move them first or pass ungroup=true.",
+                               code="group_not_empty", tag_count=int(old.get("tag_count", 0))) from exc
+            raise
+
+    def ungroup_tags(self, tenant: str, group_id: str, tags: list[dict[str, Any]], now: str, actor: str) -> None:
+        """Make up to 98 tags of a group free-standing in one transaction, moving the group's count with them."""
+        actions: list[dict[str, Any]] = []
+        for tag in tags:
+            new = {**tag, "group_id": None, "version": tag["version"] + 1, "updated_at": now, "updated_by": actor}
+            actions.append({"Put": {"Item": self._tag_item(tenant, new),
+                                    "ConditionExpression": "version = :v AND group_id = :g",
+                                    "ExpressionAttributeValues": {":v": {"N": str(tag["version"])},
+                                                                  ":g": {"S": group_id}}}})
+        actions.append(group_count_action(tenant, group_id, -len(tags)))
+        try:
+            self._transact(actions)
+        except TransactionFailed as exc:
+            raise PreconditionFailed("Tags of the group changed meanwhile; retry.") from exc
+
+    def count_groups(self, tenant: str) -> int:
+        meta = self.get_tenant(tenant)
+        return int(meta.get("group_count", 0)) if meta else 0
+
     def count_tags(self, tenant: str) -> int:
         meta = self.get_tenant(tenant)
         return int(meta.get("tag_count", 0)) if meta else 0
 
-    def query_tags(self, *, index: str | None, partition: str, ascending: bool, limit: int,
+    def query_page(self, *, index: str | None, partition: str, ascending: bool, limit: int,
                    start_key: dict[str, Any] | None, prefix: str | None = None,
-                   filters: list[tuple[str, str, Any]] | None = None,
-                   skip: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of tags from the base table (creation order) or a name index.
+                   filters: list[tuple[str, str, Any]] | None = None, skip: int = 0,
+                   base_prefix: str = TAG_PREFIX) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of tags or groups from the base table (creation order) or a name index.
 
         `skip` items are read and dropped first (page-number pagination). `filters` — (attribute path,
         "=" | "begins_with", value) — that no index covers are applied by DynamoDB while reading, in which
@@ -301,7 +445,7 @@ class Repository:
         """
         if index is None:
             pk_attr, sk_attr = "PK", "SK"
-            sk_prefix: str | None = TAG_PREFIX
+            sk_prefix: str | None = base_prefix
         else:
             pk_attr, sk_attr = INDEX_KEYS[index]
             sk_prefix = prefix

@@ -10,9 +10,16 @@ from tags_core.auth import Principal, now_iso
 from tags_core.errors import Conflict, DomainError, InvalidInput, NotFound, PreconditionFailed
 from tags_core.ids import looks_like_id, new_id
 from tags_core.models import KINDS, BatchCreate, TagCreate, TagPatch
-from tags_core.names import name_key, normalize_name, slugify
-from tags_core.pagination import PageRequest, decode_cursor, encode_cursor, page_meta, query_fingerprint
-from tags_core.repository import INDEX_BY_GROUP, INDEX_BY_NAME, INDEX_BY_TYPE, Repository
+from tags_core.names import name_key, slugify
+from tags_core.pagination import (
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    page_meta,
+    query_fingerprint,
+    search_prefix,
+)
+from tags_core.repository import INDEX_BY_GROUP, INDEX_BY_NAME, INDEX_BY_TYPE, Repository, group_not_found
 from tags_core.validation import validation_entries
 
 MUTABLE_FIELDS = ("name", "type", "group_id", "applies_to", "color", "description")
@@ -32,9 +39,10 @@ def present(tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_group(tenant: str, group_id: str | None) -> None:
-    if group_id is not None:
-        raise InvalidInput("No such tag group.", field="group_id", code="group_not_found")
+def _check_group(group_id: str | None) -> None:
+    """Cheap shape check; existence is proven atomically by the write (the group's tag count moves with it)."""
+    if group_id is not None and not looks_like_id(group_id):
+        raise group_not_found()
 
 
 def _new_record(p: Principal, body: TagCreate) -> dict[str, Any]:
@@ -48,7 +56,7 @@ def _new_record(p: Principal, body: TagCreate) -> dict[str, Any]:
 
 
 def create_tag(p: Principal, body: TagCreate) -> dict[str, Any]:
-    _check_group(p.tenant, body.group_id)
+    _check_group(body.group_id)
     record = _new_record(p, body)
     Repository().create_tag(p.tenant, record)
     return present(p.tenant, record)
@@ -63,7 +71,7 @@ def batch_create(p: Principal, body: BatchCreate) -> dict[str, Any]:
     for index, raw in enumerate(body.tags):
         try:
             item = _create_adapter.validate_python({"name": raw} if isinstance(raw, str) else raw)
-            _check_group(p.tenant, item.group_id)
+            _check_group(item.group_id)
         except ValidationError as exc:
             errors.append({"index": index, "errors": validation_entries(exc.errors())})  # type: ignore[arg-type]
             continue
@@ -74,7 +82,7 @@ def batch_create(p: Principal, body: BatchCreate) -> dict[str, Any]:
 
     repo = Repository()
     taken = repo.find_tag_ids_by_names(p.tenant, [item.name for _, item in candidates.values()])
-    for key, (_, item) in candidates.items():
+    for key, (index, item) in candidates.items():
         if key in taken:
             existing.append({"id": taken[key], "name": item.name})
             continue
@@ -83,6 +91,9 @@ def batch_create(p: Principal, body: BatchCreate) -> dict[str, Any]:
             repo.create_tag(p.tenant, record)
         except Conflict as exc:  # created by a concurrent request since we looked
             existing.append({"id": exc.extra.get("existing_id") or "", "name": item.name})
+            continue
+        except InvalidInput as exc:  # e.g. its group was deleted meanwhile
+            errors.append({"index": index, "errors": exc.entries()})
             continue
         inserted.append(present(p.tenant, record))
     errors.sort(key=lambda e: e["index"])
@@ -110,7 +121,7 @@ def _apply(p: Principal, tag_id: str, changes: dict[str, Any] | None, replace: T
         if all(updated[f] == current[f] for f in MUTABLE_FIELDS):
             return present(p.tenant, current)
         if updated["group_id"] != current.get("group_id"):
-            _check_group(p.tenant, updated["group_id"])
+            _check_group(updated["group_id"])
         updated.update(name_slug=slugify(updated["name"]), version=current["version"] + 1, updated_at=now_iso(),
                        updated_by=p.key_id)
         try:
@@ -153,7 +164,7 @@ def list_tags(p: Principal, request: PageRequest, *, path: str, q: str | None, t
     query = {"q": q, "type": type, "group_id": group_id, "applies_to": applies_to, "sort": sort}
     fingerprint = query_fingerprint(query)
     start = decode_cursor(request.cursor, tenant, fingerprint) if request.cursor else None
-    prefix = _prefix(q) if q is not None else None
+    prefix = search_prefix(q) if q is not None else None
     group_partition = f"T#{tenant}#TAGS#G#{group_id or '-'}" if group_id is not None else None
     if group_id is not None and group_id not in ("null", "0") and not looks_like_id(group_id):
         raise InvalidInput("group_id must be a group id, or null for free-standing tags.", field="group_id")
@@ -181,7 +192,7 @@ def list_tags(p: Principal, request: PageRequest, *, path: str, q: str | None, t
         if prefix:
             filters.append(("GSI1SK", "begins_with", prefix))
     repo = Repository()
-    items, last_key = repo.query_tags(
+    items, last_key = repo.query_page(
         index=index, partition=partition, ascending=not sort.startswith("-"), limit=request.limit,
         start_key=start, prefix=key_prefix, filters=filters, skip=request.offset if start is None else 0,
     )
@@ -191,9 +202,3 @@ def list_tags(p: Principal, request: PageRequest, *, path: str, q: str | None, t
     meta, links = page_meta(request, path=path, query=query, count=len(items), total=total, next_cursor=next_cursor)
     return [present(tenant, item) for item in items], meta, links
 
-
-def _prefix(q: str) -> str:
-    try:
-        return name_key(normalize_name(q)).encode()[:800].decode(errors="ignore")
-    except ValueError as exc:
-        raise InvalidInput(f"q {exc}.", field="q") from None
