@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+
 from tags_core.auth import authorizer_policy, resolve_token
 from tags_core.errors import Unauthenticated
 

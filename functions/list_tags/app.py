@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from tags_core import api, tags
 from tags_core.models import TagList
 from tags_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
+
 from tags_core import api, tags
 from tags_core.models import TagCreate, TagEnvelope
 

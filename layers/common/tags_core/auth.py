@@ -10,9 +10,9 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
+from tags_core.envelope import rfc3339_now as now_iso
 from tags_core.errors import Forbidden, InvalidInput, Unauthenticated
 from tags_core.ids import new_id
 from tags_core.repository import Repository
@@ -24,10 +24,6 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 KEY_PATTERN = re.compile(r"^tk_([0-9a-z]{26})_([A-Za-z0-9_-]{43})$")
 BEARER_PATTERN = re.compile(r"^Bearer ([^\s]+)$")
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def hash_key(key: str) -> str:

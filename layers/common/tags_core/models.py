@@ -249,3 +249,43 @@ class GroupList(BaseModel):
     data: list[Group]
     meta: ListMeta
     links: ListLinks
+
+
+# --- tags on objects -----------------------------------------------------------------------------------------
+
+class AttachRequest(StrictModel):
+    """Body of POST and PUT /{kind}/{object_id}/tags: tags by name and/or id (50 per call at most)."""
+
+    tags: list[Name] = Field(default_factory=list, max_length=50)
+    tag_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
+    create_missing: bool = True
+
+
+class ObjectRef(BaseModel):
+    kind: Kind
+    id: str
+
+
+class ObjectTagsMeta(BaseModel):
+    object: ObjectRef
+    version: int
+
+
+class ObjectTagList(BaseModel):
+    data: list[Tag]
+    meta: ObjectTagsMeta
+
+
+class TaggedObject(BaseModel):
+    kind: Kind
+    id: str
+    attached_at: str
+
+
+class CursorMeta(BaseModel):
+    next_cursor: str | None
+
+
+class TaggedObjectList(BaseModel):
+    data: list[TaggedObject]
+    meta: CursorMeta

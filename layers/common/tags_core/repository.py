@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tags_core import db
+from tags_core.envelope import rfc3339_now
 from tags_core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, ServiceUnavailable
 from tags_core.names import name_key, name_lock_suffix, sort_key
 from tags_core.settings import get_settings
@@ -37,6 +38,9 @@ RETRYABLE = {
     "InternalServerError", "ServiceUnavailable", "TransactionConflictException", "TransactionInProgressException",
 }
 RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+
+# A tag can take a new attachment of a kind while it exists, applies to the kind and was not merged away.
+ATTACHABLE = "attribute_exists(PK) AND #applies.#kind = :yes AND attribute_not_exists(merged_into)"
 
 # Item attributes that are storage detail, never part of a domain object.
 STORAGE_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "item_type", "tenant",
@@ -71,6 +75,31 @@ def tag_index_attrs(tenant: str, tag: dict[str, Any]) -> dict[str, str]:
         "GSI2PK": f"T#{tenant}#TAGS#G#{tag.get('group_id') or '-'}", "GSI2SK": order,
         "GSI3PK": f"T#{tenant}#TAGS#TYPE#{tag['type']}", "GSI3SK": order,
     }
+
+
+def tag_set_key(tenant: str, kind: str, object_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"T#{tenant}#O#{kind}#{object_id}"}, "SK": {"S": "SET"}}
+
+
+def reverse_pk(tenant: str, tag_id: str) -> str:
+    return f"T#{tenant}#R#{tag_id}"
+
+
+class TagSetChanged(Exception):
+    """The object's tag set moved since it was read (or a tag it touches did): read again and retry."""
+
+
+class RateLimitExceeded(Exception):
+    """The write budget of this key on this object is spent for the current window."""
+
+
+class AttachRefused(Exception):
+    """A tag could not be attached: it no longer exists, does not apply to the kind, or was merged away."""
+
+    def __init__(self, tag_id: str, tag: dict[str, Any] | None) -> None:
+        super().__init__(tag_id)
+        self.tag_id = tag_id
+        self.tag = tag
 
 
 def group_key(tenant: str, group_id: str) -> dict[str, Any]:
@@ -424,6 +453,114 @@ class Repository:
             self._transact(actions)
         except TransactionFailed as exc:
             raise PreconditionFailed("Tags of the group changed meanwhile; retry.") from exc
+
+    # --- tags on objects ----------------------------------------------------------------------------------
+
+    def batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """BatchGetItem (consistent), 100 keys a call, unprocessed keys retried. Items in no particular order."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+            while pending:
+                response = self._call("batch_get_item", RequestItems=pending)
+                found.extend(db.from_item(i) for i in response.get("Responses", {}).get(self.table, []))
+                pending = response.get("UnprocessedKeys") or {}
+        return found
+
+    def read_for_attach(self, tenant: str, kind: str, object_id: str,
+                        names: list[str]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """One BatchGetItem: the object's tag set and the name locks of `names` (name key → tag id)."""
+        keys = [tag_set_key(tenant, kind, object_id)] + [name_lock_key(tenant, "TAG", n)
+                                                         for n in {name_key(n): n for n in names}.values()]
+        tag_set = None
+        locks: dict[str, str] = {}
+        for item in self.batch_get(keys):
+            if item.get("item_type") == "tag_set":
+                tag_set = item
+            else:
+                locks[name_key(item["name"])] = item["tag_id"]
+        return tag_set, locks
+
+    def get_tag_set(self, tenant: str, kind: str, object_id: str) -> dict[str, Any] | None:
+        item = self._call("get_item", TableName=self.table, Key=tag_set_key(tenant, kind, object_id),
+                          ConsistentRead=True).get("Item")
+        return db.from_item(item) if item else None
+
+    def get_tags(self, tenant: str, tag_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Live tags by id (deleted ones are simply absent)."""
+        keys = [tag_key(tenant, i) for i in dict.fromkeys(tag_ids)]
+        return {item["id"]: public(item) for item in self.batch_get(keys)}
+
+    def write_tag_set(self, tenant: str, kind: str, object_id: str, *, old_version: int, tags: dict[str, str],
+                      added: list[str], removed: list[str], created: list[dict[str, Any]], actor: str,
+                      rate_limit: dict[str, Any] | None) -> int:
+        """Commit a new tag set for an object, with every usage count it moves, in one transaction.
+
+        `added` ids are existing tags whose usage for `kind` goes up; the write fails unless each still exists,
+        applies to `kind` and was not merged away. `created` tags are new (usage already counted), `removed`
+        live tags go down. The set's version must still be `old_version` (0: the set did not exist).
+        Returns the new version.
+        """
+        version = old_version + 1
+        item = {**tag_set_key(tenant, kind, object_id),
+                **db.to_item({"item_type": "tag_set", "tenant": tenant, "kind": kind, "object_id": object_id,
+                              "tags": tags, "version": version, "updated_at": rfc3339_now(), "updated_by": actor})}
+        condition = ("attribute_not_exists(PK)" if old_version == 0 else "version = :v")
+        actions: list[dict[str, Any]] = [{"Put": {"Item": item, "ConditionExpression": condition, **(
+            {"ExpressionAttributeValues": {":v": {"N": str(old_version)}}} if old_version else {})}}]
+        if rate_limit:
+            actions.append({"Update": rate_limit})
+        first_added = len(actions)
+        for tag_id in added:
+            actions.append({"Update": {
+                "Key": tag_key(tenant, tag_id), "UpdateExpression": "ADD #usage.#kind :one",
+                "ConditionExpression": ATTACHABLE,
+                "ExpressionAttributeNames": {"#usage": "usage", "#kind": kind, "#applies": "applies_to"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":yes": {"BOOL": True}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+        for tag_id in removed:
+            actions.append({"Update": {
+                "Key": tag_key(tenant, tag_id), "UpdateExpression": "ADD #usage.#kind :minus",
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeNames": {"#usage": "usage", "#kind": kind},
+                "ExpressionAttributeValues": {":minus": {"N": "-1"}}}})
+        first_created = len(actions)
+        for tag in created:
+            for new_item in (self._name_lock(tenant, tag), self._tag_item(tenant, tag)):
+                actions.append({"Put": {"Item": new_item, "ConditionExpression": "attribute_not_exists(PK)"}})
+        if created:
+            actions.append({"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :n",
+                                       "ExpressionAttributeValues": {":n": {"N": str(len(created))}}}})
+        try:
+            self._transact(actions)
+        except TransactionFailed as exc:
+            if exc.failed(0):
+                raise TagSetChanged() from exc
+            if rate_limit and exc.failed(1):
+                raise RateLimitExceeded() from exc
+            for offset, tag_id in enumerate(added):
+                if exc.failed(first_added + offset):
+                    raise AttachRefused(tag_id, exc.old_item(first_added + offset)) from exc
+            if any(exc.failed(first_added + len(added) + i) for i in range(len(removed))):
+                raise TagSetChanged() from exc  # a removed tag was deleted meanwhile: read again
+            if any(exc.failed(i) for i in range(first_created, len(exc.reasons))):
+                raise TagSetChanged() from exc  # a new name was taken meanwhile: read again
+            raise
+        return version
+
+    def query_reverse(self, tenant: str, tag_id: str, kind: str | None, limit: int,
+                      start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Objects carrying a tag (the reverse index kept from the stream), by kind then object id."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "Limit": limit,
+            "KeyConditionExpression": "PK = :pk" + (" AND begins_with(SK, :kind)" if kind else ""),
+            "ExpressionAttributeValues": {":pk": {"S": reverse_pk(tenant, tag_id)},
+                                          **({":kind": {"S": f"{kind}#"}} if kind else {})},
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        response = self._call("query", **kwargs)
+        return [db.from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
 
     def count_groups(self, tenant: str) -> int:
         meta = self.get_tenant(tenant)

@@ -1,0 +1,40 @@
+"""Per key and object write budget: a fixed window counter, moved inside the write's own transaction."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tags_core.errors import RateLimited
+from tags_core.settings import get_settings
+
+
+def _window(now: float) -> tuple[int, int]:
+    size = get_settings().rate_limit_window_seconds
+    start = int(now) // size * size
+    return start, start + size
+
+
+def charge(tenant: str, key_id: str, kind: str, object_id: str) -> dict[str, Any]:
+    """The Update action that spends one write of the window (it fails once the budget is spent)."""
+    start, end = _window(time.time())
+    return {
+        "Key": {"PK": {"S": f"T#{tenant}#RL#{key_id}#{kind}#{object_id}"}, "SK": {"S": f"W#{start}"}},
+        "UpdateExpression": "ADD writes :one SET expires_at = :expires",
+        "ConditionExpression": "attribute_not_exists(writes) OR writes < :limit",
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":limit": {"N": str(get_settings().rate_limit_writes)},
+                                      ":expires": {"N": str(end + 60)}},
+    }
+
+
+def refused() -> RateLimited:
+    now = time.time()
+    _, end = _window(now)
+    retry_after = max(1, int(end - now + 0.999))
+    limit = get_settings().rate_limit_writes
+    return RateLimited(
+        f"Too many writes to this object with this key; at most {limit} per "
+        f"{get_settings().rate_limit_window_seconds} s.",
+        retry_after=retry_after,
+        headers={"RateLimit-Limit": str(limit), "RateLimit-Remaining": "0", "RateLimit-Reset": str(retry_after)},
+    )
