@@ -1,0 +1,67 @@
+# Entry points of the Tags service. Needs only Python >= 3.11 (and, for `check-template`, a python3.13 for sam build).
+#   make run              the API locally (DynamoDB emulated in-process), see tools/tags_tools/local_server.py
+#   make test             lint, typecheck, check-template, then the test suite
+#   make check-template   cfn-lint, sam validate --lint, sam build
+#   make openapi          regenerate docs/openapi.json
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# Stamps: the venv holds the project with the [local] extra (enough to run it) or [dev] (everything).
+LOCAL_STAMP := $(VENV)/.installed-local
+DEV_STAMP := $(VENV)/.installed-dev
+
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help venv run test lint typecheck check-template build openapi clean
+
+help:
+	@echo "make run | test | lint | typecheck | check-template | build | openapi | venv | clean"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python >= 3.11 is needed; run e.g. 'make PYTHON=python3.13 ...'" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(LOCAL_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[local]'
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[dev]'
+	@touch $@ $(LOCAL_STAMP)
+
+venv: $(DEV_STAMP)
+
+run: $(LOCAL_STAMP)
+	$(BIN)/tags-local
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+check-template: $(DEV_STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(BIN)/sam validate --lint --template template.yaml
+	SAM=$(BIN)/sam scripts/sam_build.sh
+
+build: $(DEV_STAMP)
+	SAM=$(BIN)/sam scripts/sam_build.sh
+
+test: lint typecheck check-template
+	$(BIN)/pytest -q
+
+openapi: $(LOCAL_STAMP)
+	$(BIN)/python -m tags_tools.openapi
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
