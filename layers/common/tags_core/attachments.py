@@ -72,6 +72,7 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
     if bad_ids:
         raise InvalidInput("No tag with this id.", field="tag_ids", code="tag_not_found", tag_ids=bad_ids)
     repo = Repository()
+    redirects: dict[str, str] = {}  # tags merged away → their target
     for attempt in range(ATTEMPTS):
         tag_set, locks = repo.read_for_attach(p.tenant, kind, object_id, names)
         version = int(tag_set["version"]) if tag_set else 0
@@ -84,7 +85,8 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
             raise InvalidInput("No tag with this name.", field="tags", code="tag_not_found", names=missing)
         now = now_iso()
         created = [_new_tag(p, name, kind, now) for name in missing]
-        wanted = list(dict.fromkeys([locks[name_key(n)] for n in names if name_key(n) in locks] + ids))
+        wanted = [locks[name_key(n)] for n in names if name_key(n) in locks] + ids
+        wanted = list(dict.fromkeys(redirects.get(i, i) for i in wanted))
         added = [i for i in wanted if i not in current]
         removed = [i for i in current if i not in wanted and i not in {t["id"] for t in created}] if replace else []
         if not added and not removed and not created:
@@ -114,23 +116,26 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
         except RateLimitExceeded:
             raise ratelimit.refused() from None
         except AttachRefused as refused:
-            _refuse(refused, kind, ids)
-            _backoff(attempt)
+            target = _refuse(refused, kind, ids)
+            if target:
+                redirects[refused.tag_id] = target
+            else:
+                _backoff(attempt)
             continue
         return _listing(p, kind, object_id, list(new_set), version, repo)
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")
 
 
-def _refuse(refused: AttachRefused, kind: str, ids: list[str]) -> None:
-    """Turn a refused attachment into the client's error, or return to retry (a merged tag: retry resolves it)."""
+def _refuse(refused: AttachRefused, kind: str, ids: list[str]) -> str | None:
+    """Turn a refused attachment into the client's error; or return to retry, with the merge target if any."""
     tag = refused.tag
     if tag is None:
         if refused.tag_id in ids:
             raise InvalidInput("No tag with this id.", field="tag_ids", code="tag_not_found",
                                tag_ids=[refused.tag_id]) from None
-        return  # a tag found by name was deleted meanwhile: the retry creates it again
+        return None  # a tag found by name was deleted meanwhile: the retry creates it again
     if tag.get("merged_into"):
-        return
+        return str(tag["merged_into"])
     raise InvalidInput(f"Tag {tag.get('name')!r} does not apply to {kind}s.", field="tags",
                        code="not_applicable", tag_id=refused.tag_id) from None
 

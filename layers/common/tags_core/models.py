@@ -289,3 +289,25 @@ class CursorMeta(BaseModel):
 class TaggedObjectList(BaseModel):
     data: list[TaggedObject]
     meta: CursorMeta
+
+
+# --- merge -----------------------------------------------------------------------------------------------------
+
+class MergeRequest(StrictModel):
+    """Body of POST /tags/{id}/merge."""
+
+    into: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class MergeResult(BaseModel):
+    id: str
+    into: str
+    alias: str
+    objects: Usage
+    dry_run: bool
+    status: Literal["dry_run", "merged", "in_progress"]
+    moved: Usage | None = None
+
+
+class MergeEnvelope(BaseModel):
+    data: MergeResult

@@ -39,6 +39,10 @@ RETRYABLE = {
 }
 RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 
+# The fields of a tag that a tag update writes (usage is moved only by attachments, aliases only by merges).
+TAG_FIELDS = ("name", "name_slug", "type", "group_id", "applies_to", "color", "description", "version", "updated_at",
+              "updated_by")
+
 # A tag can take a new attachment of a kind while it exists, applies to the kind and was not merged away.
 ATTACHABLE = "attribute_exists(PK) AND #applies.#kind = :yes AND attribute_not_exists(merged_into)"
 
@@ -83,6 +87,10 @@ def tag_set_key(tenant: str, kind: str, object_id: str) -> dict[str, Any]:
 
 def reverse_pk(tenant: str, tag_id: str) -> str:
     return f"T#{tenant}#R#{tag_id}"
+
+
+def reverse_key(tenant: str, tag_id: str, kind: str, object_id: str) -> dict[str, Any]:
+    return {"PK": {"S": reverse_pk(tenant, tag_id)}, "SK": {"S": f"{kind}#{object_id}"}}
 
 
 class TagSetChanged(Exception):
@@ -292,11 +300,7 @@ class Repository:
 
     def update_tag(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Replace a tag if it is still at `old['version']`; move its name lock when the name key changes."""
-        actions: list[dict[str, Any]] = [
-            {"Put": {"Item": self._tag_item(tenant, new),
-                     "ConditionExpression": "attribute_exists(PK) AND version = :v",
-                     "ExpressionAttributeValues": {":v": {"N": str(old["version"])}}}},
-        ]
+        actions: list[dict[str, Any]] = [self._tag_fields_update(tenant, old, new)]
         renamed = name_key(old["name"]) != name_key(new["name"])
         if renamed:
             actions.append({"Put": {"Item": self._name_lock(tenant, new),
@@ -329,6 +333,20 @@ class Repository:
                 raise group_not_found() from exc
             raise
 
+    def _tag_fields_update(self, tenant: str, old: dict[str, Any], new: dict[str, Any],
+                           extra_condition: str = "", extra_values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """SET the tag's own fields (never its usage, which attachments move concurrently) at `old`'s version."""
+        fields = {k: new[k] for k in TAG_FIELDS}
+        fields.update({k: v for k, v in tag_index_attrs(tenant, new).items()})
+        return {"Update": {
+            "Key": tag_key(tenant, old["id"]),
+            "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            "ConditionExpression": "attribute_exists(PK) AND version = :old_version" + extra_condition,
+            "ExpressionAttributeNames": {f"#{k}": k for k in fields},
+            "ExpressionAttributeValues": {**{f":{k}": db.to_attr(v) for k, v in fields.items()},
+                                          ":old_version": {"N": str(old["version"])}, **(extra_values or {})},
+        }}
+
     def delete_tag(self, tenant: str, tag: dict[str, Any]) -> None:
         actions = [
             {"Delete": {"Key": tag_key(tenant, tag["id"]), "ConditionExpression": "version = :v",
@@ -340,6 +358,10 @@ class Repository:
         ]
         if tag.get("group_id"):
             actions.append(group_count_action(tenant, tag["group_id"], -1))
+        for alias in tag.get("aliases", []):  # names merged into this tag are freed with it
+            actions.append({"Delete": {"Key": name_lock_key(tenant, "TAG", alias),
+                                       "ConditionExpression": "tag_id = :id",
+                                       "ExpressionAttributeValues": {":id": {"S": tag["id"]}}}})
         try:
             self._transact(actions)
         except TransactionFailed as exc:
@@ -444,10 +466,8 @@ class Repository:
         actions: list[dict[str, Any]] = []
         for tag in tags:
             new = {**tag, "group_id": None, "version": tag["version"] + 1, "updated_at": now, "updated_by": actor}
-            actions.append({"Put": {"Item": self._tag_item(tenant, new),
-                                    "ConditionExpression": "version = :v AND group_id = :g",
-                                    "ExpressionAttributeValues": {":v": {"N": str(tag["version"])},
-                                                                  ":g": {"S": group_id}}}})
+            actions.append(self._tag_fields_update(tenant, tag, new, " AND group_id = :g",
+                                                   {":g": {"S": group_id}}))
         actions.append(group_count_action(tenant, group_id, -len(tags)))
         try:
             self._transact(actions)
@@ -561,6 +581,114 @@ class Repository:
             kwargs["ExclusiveStartKey"] = start_key
         response = self._call("query", **kwargs)
         return [db.from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+    def write_reverse_entries(self, tenant: str, kind: str, object_id: str, *, added: dict[str, str],
+                              removed: list[str]) -> None:
+        """Put and delete reverse index entries (idempotent), 25 a BatchWriteItem."""
+        requests: list[dict[str, Any]] = [
+            {"PutRequest": {"Item": {**reverse_key(tenant, tag_id, kind, object_id), **db.to_item({
+                "item_type": "reverse", "tenant": tenant, "tag_id": tag_id, "kind": kind, "object_id": object_id,
+                "attached_at": attached_at})}}}
+            for tag_id, attached_at in added.items()
+        ] + [{"DeleteRequest": {"Key": reverse_key(tenant, tag_id, kind, object_id)}} for tag_id in removed]
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.table: requests[start:start + 25]}
+            while pending:
+                pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
+
+    def prune_deleted_tag(self, tenant: str, kind: str, object_id: str, tag_id: str) -> None:
+        """Drop a deleted tag from an object's set (it was already hidden from reads) and its reverse entry."""
+        try:
+            self._call("update_item", TableName=self.table, Key=tag_set_key(tenant, kind, object_id),
+                       UpdateExpression="REMOVE #tags.#id", ConditionExpression="attribute_exists(#tags.#id)",
+                       ExpressionAttributeNames={"#tags": "tags", "#id": tag_id})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        self._call("delete_item", TableName=self.table, Key=reverse_key(tenant, tag_id, kind, object_id))
+
+    # --- merge ------------------------------------------------------------------------------------------------
+
+    def mark_merging(self, tenant: str, source_id: str, into_id: str) -> None:
+        """Stop new attachments to `source` (they resolve to `into` from now on). Idempotent for the same target."""
+        try:
+            self._call("update_item", TableName=self.table, Key=tag_key(tenant, source_id),
+                       UpdateExpression="SET merged_into = :into",
+                       ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(merged_into) "
+                                           "OR merged_into = :into)",
+                       ExpressionAttributeValues={":into": {"S": into_id}})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Conflict("The tag is already being merged into another tag.", code="merge_in_progress") from exc
+            raise
+
+    def move_attachments(self, tenant: str, source_id: str, into_id: str, sets: list[dict[str, Any]],
+                         now: str) -> dict[str, dict[str, int]]:
+        """Move `source` to `into` on up to 98 objects in one transaction, usage counts included.
+
+        Each set was read just before; the write is conditional on what was read (carries source, and
+        carries or lacks into), so a concurrent change cancels it and the caller reads again.
+        Returns {"removed": per-kind count taken from source, "added": per-kind count given to into}.
+        """
+        removed = dict.fromkeys(("conversation", "customer", "comment"), 0)
+        added = dict(removed)
+        actions: list[dict[str, Any]] = []
+        for tag_set in sets:
+            kind = tag_set["kind"]
+            has_into = into_id in (tag_set.get("tags") or {})
+            removed[kind] += 1
+            names = {"#tags": "tags", "#src": source_id, "#into": into_id}
+            values: dict[str, Any] = {":one": {"N": "1"}}
+            update = "REMOVE #tags.#src SET version = version + :one"
+            condition = "attribute_exists(#tags.#src) AND attribute_exists(#tags.#into)"
+            if not has_into:
+                added[kind] += 1
+                update += ", #tags.#into = :at"
+                values[":at"] = {"S": now}
+                condition = "attribute_exists(#tags.#src) AND attribute_not_exists(#tags.#into)"
+            actions.append({"Update": {"Key": tag_set_key(tenant, kind, tag_set["object_id"]),
+                                       "UpdateExpression": update, "ConditionExpression": condition,
+                                       "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}})
+        for tag_id, counts, sign in ((source_id, removed, -1), (into_id, added, 1)):
+            moved = {k: v for k, v in counts.items() if v}
+            if moved:
+                actions.append({"Update": {
+                    "Key": tag_key(tenant, tag_id), "ConditionExpression": "attribute_exists(PK)",
+                    "UpdateExpression": "ADD " + ", ".join(f"#usage.#{k} :{k}" for k in moved),
+                    "ExpressionAttributeNames": {"#usage": "usage", **{f"#{k}": k for k in moved}},
+                    "ExpressionAttributeValues": {f":{k}": {"N": str(sign * v)} for k, v in moved.items()}}})
+        try:
+            self._transact(actions)
+        except TransactionFailed as exc:
+            raise TagSetChanged() from exc
+        return {"removed": removed, "added": added}
+
+    def finish_merge(self, tenant: str, source: dict[str, Any], into: dict[str, Any]) -> None:
+        """Delete the (now unused) source and point its name, and the aliases it had, at `into`."""
+        aliases = [source["name"], *source.get("aliases", [])]
+        actions: list[dict[str, Any]] = [
+            {"Delete": {"Key": tag_key(tenant, source["id"]),
+                        "ConditionExpression": "merged_into = :into AND #usage.#a = :zero AND #usage.#b = :zero "
+                                               "AND #usage.#c = :zero",
+                        "ExpressionAttributeNames": {"#usage": "usage", "#a": "conversation", "#b": "customer",
+                                                     "#c": "comment"},
+                        "ExpressionAttributeValues": {":into": {"S": into["id"]}, ":zero": {"N": "0"}}}},
+            {"Update": {"Key": tag_key(tenant, into["id"]), "ConditionExpression": "attribute_exists(PK)",
+                        "UpdateExpression": "SET aliases = list_append(if_not_exists(aliases, :empty), :new)",
+                        "ExpressionAttributeValues": {":empty": {"L": []}, ":new": db.to_attr(aliases)}}},
+            {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :minus",
+                        "ExpressionAttributeValues": {":minus": {"N": "-1"}}}},
+        ]
+        for alias in aliases:
+            actions.append({"Put": {"Item": {**name_lock_key(tenant, "TAG", alias), **db.to_item({
+                "item_type": "tag_name", "tenant": tenant, "tag_id": into["id"], "name": alias, "alias": True})},
+                "ConditionExpression": "tag_id = :src", "ExpressionAttributeValues": {":src": {"S": source["id"]}}}})
+        if source.get("group_id"):
+            actions.append(group_count_action(tenant, source["group_id"], -1))
+        try:
+            self._transact(actions)
+        except TransactionFailed as exc:
+            raise TagSetChanged() from exc
 
     def count_groups(self, tenant: str) -> int:
         meta = self.get_tenant(tenant)

@@ -1,0 +1,72 @@
+"""Merging one tag into another: every object carrying `source` carries `into` instead, `source` is deleted and
+its name (with the aliases it had) becomes an alias of `into`.
+
+Bounded: objects move 98 per transaction, and a call works for at most `budget_seconds`. A merge that needs
+longer answers `"status": "in_progress"` with what it moved; calling again continues where it stopped (the
+source is marked, so nothing new attaches to it meanwhile: attachments by its id or name resolve to `into`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tags_core.auth import Principal, now_iso
+from tags_core.errors import InvalidInput, ServiceUnavailable
+from tags_core.models import KINDS
+from tags_core.repository import Repository, TagSetChanged
+from tags_core.tags import get_tag
+
+CHUNK = 98
+DEFAULT_BUDGET_SECONDS = 20.0
+
+
+def merge_tag(p: Principal, source_id: str, into_id: str, *, dry_run: bool,
+              budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> dict[str, Any]:
+    source = get_tag(p, source_id, consistent=True)
+    if into_id == source_id:
+        raise InvalidInput("A tag cannot be merged into itself.", field="into")
+    try:
+        into = get_tag(p, into_id, consistent=True)
+    except Exception as exc:  # NotFound on the body's id is a bad request, not a missing route
+        raise InvalidInput("No tag with this id.", field="into", code="tag_not_found") from exc
+    if into.get("merged_into"):
+        raise InvalidInput("The target is itself being merged; merge into its target instead.", field="into")
+    usage = {k: int(source["usage"].get(k, 0)) for k in KINDS}
+    report: dict[str, Any] = {"id": source_id, "into": into_id, "alias": source["name"], "objects": usage,
+                              "dry_run": dry_run}
+    if dry_run:
+        report["status"] = "dry_run"
+        return report
+    repo = Repository()
+    repo.mark_merging(p.tenant, source_id, into_id)
+    deadline = time.monotonic() + budget_seconds
+    moved = dict.fromkeys(KINDS, 0)
+    while True:
+        entries, _ = repo.query_reverse(p.tenant, source_id, None, CHUNK, None)
+        keys = [(e["kind"], e["object_id"]) for e in entries]
+        sets = [s for s in (repo.get_tag_set(p.tenant, k, o) for k, o in keys)
+                if s and source_id in (s.get("tags") or {})]
+        if sets:
+            try:
+                counts = repo.move_attachments(p.tenant, source_id, into_id, sets, now_iso())
+            except TagSetChanged:
+                counts = None  # an object changed meanwhile: read again
+            if counts:
+                for kind, n in counts["removed"].items():
+                    moved[kind] += n
+        else:
+            source = get_tag(p, source_id, consistent=True)
+            if not any(int(source["usage"].get(k, 0)) for k in KINDS):
+                break
+            # Attachments not yet in the reverse index (it follows the stream): wait for it briefly.
+            time.sleep(0.2)
+        if time.monotonic() > deadline:
+            report.update(status="in_progress", moved=moved)
+            return report
+    try:
+        repo.finish_merge(p.tenant, get_tag(p, source_id, consistent=True), get_tag(p, into_id, consistent=True))
+    except TagSetChanged:
+        raise ServiceUnavailable("The tags changed during the merge; call merge again to finish it.") from None
+    report.update(status="merged", moved=moved)
+    return report
