@@ -14,5 +14,6 @@ def record_handler(record: Any) -> None:
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    result = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                      context=context)
+    return dict(result)

@@ -112,27 +112,21 @@ def _reject_unknown_query_params(app: APIGatewayRestResolver, next_middleware: C
     return next_middleware(app)
 
 
-def _preflight(event: dict[str, Any]) -> tuple[int, list[dict[str, Any]]] | None:
-    """Checks that need no route: caller identity and role, body size, content type."""
+def _preflight(event: dict[str, Any]) -> None:
+    """Checks that need no route: caller identity and role, body size, content type. Raises DomainError."""
     method = (event.get("httpMethod") or "").upper()
     if method == "OPTIONS":
-        return None
-    try:
-        principal_from_event(event).require(method)
-    except DomainError as exc:
-        return exc.status, exc.entries()
+        return
+    principal_from_event(event).require(method)
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     if size > MAX_BODY_BYTES:
-        exc = PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB.")
-        return exc.status, exc.entries()
+        raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB.")
     if body:
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         content_type = (headers.get("content-type") or JSON).split(";")[0].strip().lower()
         if content_type != JSON:
-            unsupported = UnsupportedMediaType("Send the body as application/json.")
-            return unsupported.status, unsupported.entries()
-    return None
+            raise UnsupportedMediaType("Send the body as application/json.")
 
 
 def handler(app: APIGatewayRestResolver) -> Handler:
@@ -140,11 +134,13 @@ def handler(app: APIGatewayRestResolver) -> Handler:
 
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_id = _request_id(event)
-        refused = _preflight(event)
-        if refused:
-            status, entries = refused
-            response = {"statusCode": status, "headers": {"Content-Type": JSON},
-                        "body": json.dumps(error_body(status, entries, request_id), separators=(",", ":")),
+        response: dict[str, Any]
+        try:
+            _preflight(event)
+        except DomainError as exc:
+            response = {"statusCode": exc.status,
+                        "headers": {"Content-Type": JSON, "Access-Control-Allow-Origin": "*"},
+                        "body": json.dumps(error_body(exc.status, exc.entries(), request_id), separators=(",", ":")),
                         "isBase64Encoded": False}
         else:
             response = app.resolve(event, context)

@@ -41,7 +41,7 @@ def merge_tag(p: Principal, source_id: str, into_id: str, *, dry_run: bool,
     repo = Repository()
     repo.mark_merging(p.tenant, source_id, into_id)
     deadline = time.monotonic() + budget_seconds
-    moved = dict.fromkeys(KINDS, 0)
+    moved: dict[str, int] = dict.fromkeys(KINDS, 0)
     while True:
         entries, _ = repo.query_reverse(p.tenant, source_id, None, CHUNK, None)
         keys = [(e["kind"], e["object_id"]) for e in entries]

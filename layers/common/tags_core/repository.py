@@ -157,7 +157,7 @@ class Repository:
             error = exc.response.get("Error", {})
             code = error.get("Code", "")
             if code == "TransactionCanceledException":
-                reasons = exc.response.get("CancellationReasons") or []
+                reasons: list[dict[str, Any]] = list(exc.response.get("CancellationReasons") or [])  # type: ignore[arg-type]
                 if any(r.get("Code") in RETRYABLE_REASONS for r in reasons):
                     logger.warning("transaction cancelled by contention",
                                    extra={"reasons": [r.get("Code") for r in reasons]})
