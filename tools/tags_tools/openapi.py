@@ -1,0 +1,191 @@
+"""One OpenAPI document for the whole API, merged from the functions' own (Powertools) schemas.
+
+Each function module's resolver knows its route, parameters and models; `build_spec()` asks every function the
+template routes to, keeps the operations the template actually routes to it, and merges paths and components.
+Powertools' 422 "Validation Error" responses are dropped (the service answers validation failures with 400 in
+its error envelope) together with the schemas nothing refers to any more.
+
+`python -m tags_tools.openapi` (`make openapi`) writes docs/openapi.json; `--check` fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tags_tools import template as tpl
+
+__all__ = ["DEFAULT_OUTPUT", "TITLE", "api_version", "build_spec", "main", "render"]
+
+TITLE = "Tags API"
+DESCRIPTION = (
+    "A multi-tenant API for tags, tag groups and the tags on objects. Authenticate with "
+    "`Authorization: Bearer <api key>`; read keys may only GET. Errors use one envelope: "
+    "`{status, description, response_time, request_id, errors: [{code, message, field?}]}`."
+)
+SECURITY_SCHEME = "bearerAuth"
+DEFAULT_OUTPUT = tpl.ROOT / "docs" / "openapi.json"
+DEFAULT_SERVERS: list[dict[str, Any]] = [
+    {"url": "https://{apiId}.execute-api.{region}.amazonaws.com/v1", "description": "A deployed stack",
+     "variables": {"apiId": {"default": "your-api-id"}, "region": {"default": "us-east-1"}}},
+    {"url": "http://127.0.0.1:3000", "description": "tags-local"},
+]
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+_DROPPED_RESPONSES = {"422"}
+_REF_PREFIX = "#/components/schemas/"
+
+
+def api_version() -> str:
+    """The project's version from pyproject.toml (else the installed distribution's, else 1.0.0)."""
+    try:
+        with open(tpl.ROOT / "pyproject.toml", "rb") as handle:
+            return str(tomllib.load(handle)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        pass
+    try:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        return version("tags-service")
+    except Exception:
+        return "1.0.0"
+
+
+def _ensure_import_environment() -> None:
+    """Function modules may validate settings when imported; give them harmless values if none are set."""
+    os.environ.setdefault("TABLE_NAME", "tags-openapi")
+    os.environ.setdefault("CURSOR_SECRET", "openapi-generation-only-not-a-secret")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tags")
+
+
+def _function_schema(module_name: str, version: str) -> dict[str, Any]:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
+
+    module = importlib.import_module(module_name)
+    app = getattr(module, "app", None)
+    if app is None or not hasattr(app, "get_openapi_json_schema"):
+        raise TypeError(f"{module_name} has no Powertools resolver named `app`")
+    bearer = HTTPBearer(description="An API key: `Authorization: Bearer tk_...`. Read keys may only GET.",
+                        bearerFormat="API key")
+    text = app.get_openapi_json_schema(title=TITLE, version=version, security_schemes={SECURITY_SCHEME: bearer},
+                                       security=[{SECURITY_SCHEME: []}])
+    return dict(json.loads(text))
+
+
+def _merge_named(target: dict[str, Any], source: Mapping[str, Any], what: str) -> None:
+    for name, value in source.items():
+        if name in target and target[name] != value:
+            raise ValueError(f"two different definitions of {what} {name!r}")
+        target[name] = value
+
+
+def _refs(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
+            found.add(ref[len(_REF_PREFIX):])
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, found)
+
+
+def _reachable(paths: Mapping[str, Any], schemas: Mapping[str, Any]) -> set[str]:
+    pending: set[str] = set()
+    _refs(paths, pending)
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in schemas:
+            continue
+        seen.add(name)
+        _refs(schemas[name], pending)
+    return seen
+
+
+def build_spec(template: Mapping[str, Any] | None = None, *,
+               servers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The merged OpenAPI document of every routed function in the template."""
+    _ensure_import_environment()
+    the_template = dict(template) if template is not None else tpl.load_template()
+    version = api_version()
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    security_schemes: dict[str, Any] = {}
+    openapi_version = "3.1.0"
+    operation_ids: dict[str, str] = {}
+    for spec in tpl.functions(the_template).values():
+        if not spec.routes:
+            continue
+        document = _function_schema(spec.module, version)
+        openapi_version = str(document.get("openapi", openapi_version))
+        routed = {(route.path, route.method.lower()) for route in spec.routes}
+        for path, operations in (document.get("paths") or {}).items():
+            for method, operation in operations.items():
+                if method not in _HTTP_METHODS or (path, method) not in routed:
+                    continue
+                responses = {code: value for code, value in (operation.get("responses") or {}).items()
+                             if code not in _DROPPED_RESPONSES}
+                slot = paths.setdefault(path, {})
+                if method in slot:
+                    raise ValueError(f"{method.upper()} {path} is documented by two functions")
+                operation_id = operation.get("operationId")
+                if operation_id:
+                    if operation_id in operation_ids:
+                        raise ValueError(f"operationId {operation_id!r} used by {operation_ids[operation_id]} "
+                                         f"and {spec.logical_id}")
+                    operation_ids[operation_id] = spec.logical_id
+                slot[method] = {**operation, "responses": responses}
+        components = document.get("components") or {}
+        _merge_named(schemas, components.get("schemas") or {}, "schema")
+        _merge_named(security_schemes, components.get("securitySchemes") or {}, "security scheme")
+
+    keep = _reachable(paths, schemas)
+    tags = sorted({tag for operations in paths.values() for op in operations.values() for tag in op.get("tags", [])})
+    return {
+        "openapi": openapi_version,
+        "info": {"title": TITLE, "version": version, "description": DESCRIPTION},
+        "servers": servers if servers is not None else DEFAULT_SERVERS,
+        "tags": [{"name": tag} for tag in tags],
+        "paths": {path: paths[path] for path in sorted(paths)},
+        "components": {"schemas": {name: schemas[name] for name in sorted(keep)},
+                       "securitySchemes": security_schemes},
+        "security": [{SECURITY_SCHEME: []}],
+    }
+
+
+def render(spec: Mapping[str, Any]) -> str:
+    return json.dumps(spec, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tags_tools.openapi", description="Write the OpenAPI document.")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="file to write (default docs/openapi.json)")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file is out of date")
+    args = parser.parse_args(argv)
+    text = render(build_spec())
+    output: Path = args.output
+    if args.check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else None
+        if current != text:
+            print(f"{output} is out of date; run `make openapi`", file=sys.stderr)
+            return 1
+        print(f"{output} is up to date")
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
