@@ -120,6 +120,7 @@ class ApiSettings:
     gateway_responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     memory: dict[str, int] = field(default_factory=dict)  # function logical id -> MB
     timeout: dict[str, int] = field(default_factory=dict)  # function logical id -> seconds
+    stream_consumers: dict[str, int] = field(default_factory=dict)  # function logical id -> batch size
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any]) -> ApiSettings:
@@ -148,13 +149,18 @@ class ApiSettings:
         globals_ = (template.get("Globals") or {}).get("Function") or {}
         memory: dict[str, int] = {}
         timeout: dict[str, int] = {}
+        consumers: dict[str, int] = {}
         for name, res in template["Resources"].items():
             if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::Function":
                 fprops = res.get("Properties") or {}
                 memory[name] = int(fprops.get("MemorySize", globals_.get("MemorySize", 128)))
                 timeout[name] = int(fprops.get("Timeout", globals_.get("Timeout", 3)))
+                for event in (fprops.get("Events") or {}).values():
+                    if isinstance(event, dict) and event.get("Type") == "DynamoDB":
+                        consumers[name] = int((event.get("Properties") or {}).get("BatchSize", 100))
         return cls(stage=str(props.get("StageName", STAGE)), cors=cors, auth=auth,
-                   gateway_responses=dict(props.get("GatewayResponses") or {}), memory=memory, timeout=timeout)
+                   gateway_responses=dict(props.get("GatewayResponses") or {}), memory=memory, timeout=timeout,
+                   stream_consumers=consumers)
 
 
 # --- invoking a function ---------------------------------------------------------------------------------------
@@ -532,6 +538,19 @@ class Gateway:
         timeout = float(self.settings.timeout.get(spec.logical_id, 3))
         return self.invoker.invoke(spec, event, self._context_fields(spec), timeout + 5.0)
 
+    def stream_handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """A handler for StreamPoller that runs the function like its other invocations (raises when it fails)."""
+        spec = self.functions[logical_id]
+
+        def handle(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+            outcome = self._invoke(spec, event)
+            if not outcome.ok:
+                raise RuntimeError(f"{logical_id} failed: {outcome.error_type}: {outcome.error_message}\n"
+                                   f"{outcome.trace}")
+            return dict(outcome.value or {})
+
+        return handle
+
     def _function_failed(self, spec: tpl.FunctionSpec, outcome: Outcome, request_id: str,
                          event: dict[str, Any] | None = None) -> GatewayResponse:
         logger.error("%s failed on request %s: %s: %s\n%s", spec.logical_id, request_id, outcome.error_type,
@@ -769,12 +788,15 @@ class LocalApi:
     _server: Any
     _thread: threading.Thread
     _moto: Any = None
+    _pollers: list[Any] = field(default_factory=list)
     _stopped: bool = False
 
     def shutdown(self) -> None:
         if self._stopped:
             return
         self._stopped = True
+        for poller in self._pollers:
+            poller.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
@@ -791,9 +813,11 @@ class LocalApi:
 
 def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint: str | None = None,
                     dynamodb_port: int = 0, table_name: str = DEFAULT_TABLE, authorizer_ttl: float | None = None,
-                    workers: int = DEFAULT_WORKERS, template_path: Path | None = None) -> LocalApi:
-    """Start DynamoDB (moto, unless `dynamodb_endpoint`), the table, the demo tenant and key, and the server in a
-    background thread. Sets this process's environment (TABLE_NAME, DYNAMODB_ENDPOINT_URL, ...)."""
+                    workers: int = DEFAULT_WORKERS, streams: bool = True,
+                    template_path: Path | None = None) -> LocalApi:
+    """Start DynamoDB (moto, unless `dynamodb_endpoint`), the table, the demo tenant and key, the table-stream
+    consumers (`streams`) and the server, in background threads. Sets this process's environment (TABLE_NAME,
+    DYNAMODB_ENDPOINT_URL, ...)."""
     from werkzeug.serving import make_server  # noqa: PLC0415
 
     _quiet_libraries()
@@ -825,12 +849,27 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
         app.base_url = url
         thread = threading.Thread(target=server.serve_forever, name="tags-local", daemon=True)
         thread.start()
+        pollers = _start_stream_consumers(gateway, table_name, dynamodb_endpoint) if streams else []
     except BaseException:
         if moto is not None:
             moto.stop()
         raise
     return LocalApi(url=url, dynamodb_endpoint=dynamodb_endpoint, table_name=table_name, tenant_id=tenant,
-                    api_key=key, api_key_id=key_id, gateway=gateway, _server=server, _thread=thread, _moto=moto)
+                    api_key=key, api_key_id=key_id, gateway=gateway, _server=server, _thread=thread, _moto=moto,
+                    _pollers=pollers)
+
+
+def _start_stream_consumers(gateway: Gateway, table_name: str, endpoint_url: str) -> list[Any]:
+    """One StreamPoller per function the template subscribes to the table's stream."""
+    from tags_tools.stream_poller import StreamPoller  # noqa: PLC0415
+
+    pollers = []
+    for logical_id, batch_size in gateway.settings.stream_consumers.items():
+        poller = StreamPoller(table_name, gateway.stream_handler(logical_id), endpoint_url=endpoint_url,
+                              region=os.environ.get("AWS_REGION", REGION), batch_size=batch_size)
+        poller.start()
+        pollers.append(poller)
+    return pollers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -846,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds an authorizer result is reused (default: the template's ReauthorizeEvery)")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                         help=f"worker processes (default {DEFAULT_WORKERS}; 0: in this process, one at a time)")
+    parser.add_argument("--no-streams", action="store_true", help="do not run the table-stream consumers")
     parser.add_argument("--quiet", action="store_true", help="no request log")
     args = parser.parse_args(argv)
 
@@ -861,7 +901,8 @@ def main(argv: list[str] | None = None) -> int:
 
     api = start_local_api(args.port, host=args.host, dynamodb_endpoint=args.dynamodb_endpoint,
                           dynamodb_port=args.dynamodb_port, table_name=args.table,
-                          authorizer_ttl=args.authorizer_ttl, workers=max(0, args.workers))
+                          authorizer_ttl=args.authorizer_ttl, workers=max(0, args.workers),
+                          streams=not args.no_streams)
     print(f"API: {api.url}", flush=True)
     print(f"API key: {api.api_key}", flush=True)
     print(f"DynamoDB: {api.dynamodb_endpoint}", flush=True)
