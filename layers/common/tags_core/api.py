@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from pydantic import BaseModel
 
+from tags_core import idempotency
 from tags_core.auth import Principal, principal_from_event
 from tags_core.envelope import JSON, error_body
 from tags_core.errors import (
@@ -129,6 +130,13 @@ def _preflight(event: dict[str, Any]) -> None:
             raise UnsupportedMediaType("Send the body as application/json.")
 
 
+def _idempotency_key(event: dict[str, Any]) -> str | None:
+    if (event.get("httpMethod") or "").upper() != "POST":
+        return None
+    headers = event.get("headers") or {}
+    return next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None)
+
+
 def handler(app: APIGatewayRestResolver) -> Handler:
     """The Lambda entry point for a function's resolver: identity checks first, X-Request-Id on every answer."""
 
@@ -137,13 +145,19 @@ def handler(app: APIGatewayRestResolver) -> Handler:
         response: dict[str, Any]
         try:
             _preflight(event)
+            key = _idempotency_key(event)
+            if key is None:
+                response = app.resolve(event, context)
+            else:
+                route = f"{event.get('httpMethod')} {event.get('resource') or event.get('path')}"
+                tenant = principal_from_event(event).tenant
+                response = idempotency.run_once(tenant, route, key, event.get("body"), context,
+                                                lambda: app.resolve(event, context))
         except DomainError as exc:
             response = {"statusCode": exc.status,
                         "headers": {"Content-Type": JSON, "Access-Control-Allow-Origin": "*"},
                         "body": json.dumps(error_body(exc.status, exc.entries(), request_id), separators=(",", ":")),
                         "isBase64Encoded": False}
-        else:
-            response = app.resolve(event, context)
         response.setdefault("headers", {})["X-Request-Id"] = request_id
         if response.get("multiValueHeaders") is not None:
             response["multiValueHeaders"]["X-Request-Id"] = [request_id]

@@ -1,0 +1,85 @@
+"""`Idempotency-Key` on POST: a retry with the same key and body gets the first response back (24 h).
+
+Built on Powertools Idempotency, persisted in the service's own table under the tenant's partition (so keys
+are scoped per tenant and per route). The same key with another body answers 409 `idempotency_key_reused`;
+a retry racing the first request answers 409 `idempotency_key_in_use`. Answers that ask the client to retry
+(429, 5xx) are not remembered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from tags_core import db
+from tags_core.errors import Conflict, InvalidInput, ServiceUnavailable
+from tags_core.settings import get_settings
+
+TTL_SECONDS = 24 * 3600
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, like most payment APIs accept
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+class _DoNotRemember(Exception):
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("response not remembered")
+        self.response = response
+
+
+def run_once(tenant: str, route: str, key: str, body: str | None, context: Any,
+             resolve: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Resolve the request at most once per (tenant, route, key); replay the stored response afterwards."""
+    # Deferred: only requests that carry an Idempotency-Key pay for loading the idempotency utility.
+    from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
+    if not KEY_PATTERN.match(key):
+        raise InvalidInput("Idempotency-Key must be 1-255 visible ASCII characters.", field="Idempotency-Key",
+                           code="invalid_header")
+    try:
+        payload: Any = json.loads(body) if body else None
+    except ValueError:
+        payload = body
+    store = DynamoDBPersistenceLayer(
+        table_name=get_settings().table_name, key_attr="PK", sort_key_attr="SK",
+        static_pk_value=f"T#{tenant}#IDEMPOTENCY", expiry_attr="expires_at", boto3_client=db.client())
+    config = IdempotencyConfig(event_key_jmespath="[route, key]", payload_validation_jmespath="body",
+                               expires_after_seconds=TTL_SECONDS, raise_on_no_idempotency_key=True)
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        config.register_lambda_context(context)
+    executed = False
+
+    def first_time(request: dict[str, Any]) -> dict[str, Any]:
+        nonlocal executed
+        executed = True
+        response = resolve()
+        if response.get("statusCode", 500) >= 500 or response.get("statusCode") == 429:
+            raise _DoNotRemember(response)
+        return response
+
+    once = idempotent_function(first_time, data_keyword_argument="request", persistence_store=store, config=config)
+    try:
+        response = once(request={"route": route, "key": key, "body": payload})
+    except _DoNotRemember as exc:
+        return exc.response
+    except IdempotencyValidationError:
+        raise Conflict("This Idempotency-Key was used with another request body.",
+                       field="Idempotency-Key", code="idempotency_key_reused") from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly.",
+                       field="Idempotency-Key", code="idempotency_key_in_use") from None
+    except IdempotencyPersistenceLayerError:
+        raise ServiceUnavailable() from None
+    if not executed:
+        response = {**response, "headers": {**(response.get("headers") or {}), REPLAY_HEADER: "true"}}
+    return response
