@@ -18,6 +18,7 @@ and a tags_core.db.reset() before and after.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import os
 import re
@@ -387,26 +388,41 @@ class LocalApiClient:
                                                           query=query, key=key, timeout=timeout)
         return HttpResult(status, response_headers, _parse_json(raw))
 
+    @contextlib.contextmanager
+    def pointing_here(self) -> Iterator[None]:
+        """tags_core in this process talks to the local API's table for the block (environment restored after)."""
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+                patch.setenv(name, os.environ.get(name) or "testing")
+            with target(self.table_name, self.dynamodb_endpoint, REGION):
+                yield
+
     def new_tenant(self, name: str | None = None, tenant_id: str | None = None) -> TenantKeys:
         """A tenant with a write and a read key, created in the local API's table."""
         self._counter[0] += 1
         name = name or f"HTTP tenant {self._counter[0]}"
-        with target(self.table_name, self.dynamodb_endpoint, REGION):
+        with self.pointing_here():
             return new_tenant(name, tenant_id)
 
     def revoke_key(self, tenant_id: str, key_id: str) -> None:
         from tags_core.auth import revoke_api_key  # noqa: PLC0415
 
-        with target(self.table_name, self.dynamodb_endpoint, REGION):
+        with self.pointing_here():
             revoke_api_key(tenant_id, key_id)
 
     def logs(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def stop(self) -> int:
+        """SIGTERM, as a developer's Ctrl-C would; returns the exit code."""
+        stop_process(self.process)
+        return int(self.process.returncode)
+
 
 def _subprocess_environment() -> dict[str, str]:
     """This environment minus the tests' table settings, with the project on the path (it is not installed)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TABLE_NAME", "DYNAMODB_ENDPOINT_URL", "CURSOR_SECRET")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TABLE_NAME", "DYNAMODB_ENDPOINT_URL", "CURSOR_SECRET") and not k.startswith("POWERTOOLS_")}
     roots = [str(tpl.ROOT / "layers" / "common"), str(tpl.ROOT / "tools"), str(tpl.ROOT)]
     env["PYTHONPATH"] = os.pathsep.join([*roots, *filter(None, [env.get("PYTHONPATH")])])
     env["PYTHONUNBUFFERED"] = "1"
@@ -463,6 +479,26 @@ def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApiClie
         yield client
     finally:
         stop_process(process)
+
+
+@pytest.fixture
+def spawn_tags_local(tmp_path: Path) -> Iterator[Callable[..., tuple[LocalApiClient, dict[str, str]]]]:
+    """spawn_tags_local(*args, env=None) -> (client, startup lines): another `tags-local` process for this test
+    (stopped at the end), e.g. spawn_tags_local("--workers", "1", env={"PORT": "3999"})."""
+    clients: list[LocalApiClient] = []
+
+    def spawn(*args: str, env: Mapping[str, str] | None = None) -> tuple[LocalApiClient, dict[str, str]]:
+        log_path = tmp_path / f"tags-local-{len(clients)}.log"
+        process, lines = start_tags_local(log_path, *args, env=env)
+        client = LocalApiClient(url=lines["API"], dynamodb_endpoint=lines["DynamoDB"],
+                                table_name=lines.get("Table", "tags-local"), api_key=lines["API key"],
+                                process=process, log_path=log_path)
+        clients.append(client)
+        return client, lines
+
+    yield spawn
+    for client in clients:
+        client.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,334 @@
+"""The local server: the gateway it emulates (in process) and `tags-local` itself (over HTTP)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import re
+import socket
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tags_core.auth import revoke_api_key
+from tags_tools import template as tpl
+from tags_tools.local_server import (
+    Gateway,
+    GatewayRequest,
+    Outcome,
+    policy_allows,
+)
+from tags_tools.openapi import build_spec, render
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+MISSING_TAG = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # a well-formed id no tenant has
+TEMPLATE_CORS = tpl.load_template()["Resources"]["TagsApi"]["Properties"]["Cors"]
+
+
+def assert_envelope(status: int, body: Any, headers: Any, code: str) -> None:
+    assert isinstance(body, dict), body
+    assert body["status"] == status
+    assert body["description"]
+    assert RFC3339_UTC.match(body["response_time"]), body["response_time"]
+    assert body["errors"] and body["errors"][0]["code"] == code
+    assert body["errors"][0]["message"]
+    assert headers["X-Request-Id"] == body["request_id"]
+    assert uuid.UUID(body["request_id"])
+
+
+# --- the gateway, in process -----------------------------------------------------------------------------------
+
+def test_unknown_route_is_404_in_the_envelope(invoke: Callable[..., Any]) -> None:
+    result = invoke("GET", "/no/such/thing")
+    assert result.status == 404
+    assert_envelope(404, result.json, result.headers, "not_found")
+    assert result.event is None  # no function was called
+
+
+def test_known_path_wrong_method_is_405_with_allow(invoke: Callable[..., Any]) -> None:
+    result = invoke("DELETE", "/tags")
+    assert result.status == 405
+    assert_envelope(405, result.json, result.headers, "method_not_allowed")
+    allowed = {m.strip() for m in result.headers["Allow"].split(",")}
+    assert allowed == {r.method for r in tpl.api_routes() if r.path == "/tags"} | {"OPTIONS"}
+
+
+def test_cors_preflight_answers_from_the_template(invoke: Callable[..., Any]) -> None:
+    result = invoke("OPTIONS", "/tags/01ANYTHING", principal=None)
+    assert result.status == 204
+    assert result.body == b""
+    assert result.headers["Access-Control-Allow-Origin"] == TEMPLATE_CORS["AllowOrigin"].strip("'")
+    assert result.headers["Access-Control-Allow-Methods"] == TEMPLATE_CORS["AllowMethods"].strip("'")
+    assert "Authorization" in result.headers["Access-Control-Allow-Headers"]
+    assert invoke("OPTIONS", "/nowhere").status == 404
+
+
+def test_the_function_gets_the_route_and_the_callers_tenant(invoke: Callable[..., Any], tenant: Any) -> None:
+    result = invoke("GET", f"/tags/{MISSING_TAG}", role="read")
+    assert result.status == 404
+    assert result.event["resource"] == "/tags/{tag_id}"
+    assert result.event["pathParameters"] == {"tag_id": MISSING_TAG}
+    authorizer = result.event["requestContext"]["authorizer"]
+    assert (authorizer["tenant"], authorizer["role"], authorizer["key_id"]) == (tenant.id, "read", tenant.read_key_id)
+    assert result.headers["X-Request-Id"] == result.event["requestContext"]["requestId"]
+
+
+def test_the_authorizer_runs_like_api_gateway(invoke: Callable[..., Any], tenant: Any, call_counter: Any) -> None:
+    missing = invoke("GET", "/tags", authorize=True)
+    assert missing.status == 401
+    assert_envelope(401, missing.json, missing.headers, "unauthenticated")
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    assert call_counter.count == 0  # no authorizer call without a token
+
+    malformed = invoke("GET", "/tags", headers={"Authorization": "Basic abc=="}, authorize=True)
+    assert malformed.status == 401
+    assert call_counter.count == 0  # refused by the identity source's validation expression
+
+    unknown = invoke("GET", "/tags", key="tk_" + "0" * 26 + "_" + "A" * 43)
+    assert unknown.status == 401
+    assert_envelope(401, unknown.json, unknown.headers, "unauthenticated")
+
+    call_counter.reset()
+    ok = invoke("GET", "/tags", key=tenant.read_key)
+    assert ok.status == 200, ok.json
+    assert ok.event["requestContext"]["authorizer"]["tenant"] == tenant.id
+    assert ok.event["requestContext"]["authorizer"]["principalId"] == tenant.read_key_id
+    assert call_counter.calls[0] == "GetItem"  # the authorizer's key lookup, then the function's own calls
+
+
+def test_read_key_cannot_write_the_policy_says_so(invoke: Callable[..., Any], tenant: Any) -> None:
+    result = invoke("POST", "/tags", body={"name": "Nope"}, key=tenant.read_key)
+    assert result.status == 403
+    assert_envelope(403, result.json, result.headers, "forbidden")
+    assert result.event is None  # refused by the gateway, not by the function
+    assert invoke("POST", "/tags", body={"name": "Yes"}, key=tenant.write_key).status == 201
+
+
+def test_revoked_key_is_refused_once_the_cache_is_off(invoke: Callable[..., Any], tenant: Any) -> None:
+    assert invoke("GET", "/tags", key=tenant.read_key).status == 200
+    revoke_api_key(tenant.id, tenant.read_key_id)
+    assert invoke("GET", "/tags", key=tenant.read_key).status == 401
+
+
+def test_authorizer_results_are_cached_for_the_ttl(tenant: Any, call_counter: Any) -> None:
+    gateway = Gateway(authorizer_ttl=300)
+    request = GatewayRequest("GET", f"/tags/{MISSING_TAG}", headers=[("Authorization", f"Bearer {tenant.read_key}")])
+    assert gateway.handle(request).status == 404
+    first = call_counter.count
+    call_counter.reset()
+    assert gateway.handle(request).status == 404
+    assert call_counter.count == first - 1  # the same calls, less the authorizer's key lookup
+    revoke_api_key(tenant.id, tenant.read_key_id)
+    assert gateway.handle(request).status == 404  # API Gateway too keeps a revoked key until the TTL ends
+    gateway.authorizer_cache.clear()
+    assert gateway.handle(request).status == 401
+
+
+class _StubInvoker:
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+    def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float) -> Outcome:
+        if spec.logical_id == tpl.authorizer().logical_id:
+            return Outcome(value={"principalId": "k", "context": {"tenant": "t", "role": "write", "key_id": "k"},
+                                  "policyDocument": {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",
+                                                                    "Resource": "*"}]}})
+        return self.outcome
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("outcome", [
+    Outcome(error_type="KeyError", error_message="'secret internals'", trace="Traceback: secret internals"),
+    Outcome(value="not a proxy response"),
+    Outcome(value={"statusCode": "abc"}),
+])
+def test_a_failing_function_is_a_generic_500(outcome: Outcome, caplog: pytest.LogCaptureFixture) -> None:
+    gateway = Gateway(invoker=_StubInvoker(outcome), authorizer_ttl=0)
+    answer = gateway.handle(GatewayRequest("GET", "/tags", headers=[("Authorization", "Bearer tk_x")]))
+    assert answer.status == 500
+    body = answer.json()
+    assert_envelope(500, body, {"X-Request-Id": answer.header("X-Request-Id")}, "internal_error")
+    assert "secret" not in answer.body.decode()
+    if outcome.trace:
+        assert "secret internals" in caplog.text  # logged server-side, with the request id
+        assert body["request_id"] in caplog.text
+
+
+def test_the_authorizers_answer_is_checked() -> None:
+    class Broken(_StubInvoker):
+        def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float) -> Outcome:
+            return Outcome(value={"policyDocument": {}})
+
+    gateway = Gateway(invoker=Broken(Outcome()), authorizer_ttl=0)
+    answer = gateway.handle(GatewayRequest("GET", "/tags", headers=[("Authorization", "Bearer tk_x")]))
+    assert answer.status == 500
+    assert answer.json()["errors"][0]["code"] == "internal_error"
+
+
+def test_binary_and_multi_value_responses_are_passed_on() -> None:
+    value = {"statusCode": 200, "headers": {"X-One": "1", "Set-Cookie": "ignored"},
+             "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}, "body": "AAEC", "isBase64Encoded": True}
+    answer = Gateway(invoker=_StubInvoker(Outcome(value=value)), authorizer_ttl=0).handle(
+        GatewayRequest("GET", "/tags", headers=[("Authorization", "Bearer tk_x")]))
+    assert answer.status == 200
+    assert answer.body == b"\x00\x01\x02"
+    assert [v for k, v in answer.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+    assert answer.header("X-One") == "1"
+
+
+@pytest.mark.parametrize(("resource", "arn", "allowed"), [
+    ("arn:aws:execute-api:us-east-1:1:api/v1/GET/*", "arn:aws:execute-api:us-east-1:1:api/v1/GET/tags/x", True),
+    ("arn:aws:execute-api:us-east-1:1:api/v1/GET/*", "arn:aws:execute-api:us-east-1:1:api/v1/POST/tags", False),
+    ("arn:aws:execute-api:us-east-1:1:api/v1/*/*", "arn:aws:execute-api:us-east-1:1:api/v1/DELETE/tags/x", True),
+    ("arn:aws:execute-api:us-east-1:1:api/v?/GET/tags", "arn:aws:execute-api:us-east-1:1:api/v1/GET/tags", True),
+    ("arn:aws:execute-api:us-east-1:1:api/v1/GET/tags", "arn:aws:execute-api:us-east-1:1:api/v1/GET/tags/x", False),
+])
+def test_policy_resources_match_with_iam_wildcards(resource: str, arn: str, allowed: bool) -> None:
+    policy = {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": [resource]}]}
+    assert policy_allows(policy, arn) is allowed
+
+
+def test_an_explicit_deny_wins_and_other_actions_do_not_count() -> None:
+    arn = "arn:aws:execute-api:us-east-1:1:api/v1/GET/tags"
+    allow = {"Effect": "Allow", "Action": "execute-api:*", "Resource": "*"}
+    assert policy_allows({"Statement": [allow]}, arn)
+    assert not policy_allows({"Statement": [allow, {**allow, "Effect": "Deny", "Resource": arn}]}, arn)
+    assert not policy_allows({"Statement": [{**allow, "Action": "s3:GetObject"}]}, arn)
+    assert not policy_allows({"Statement": []}, arn)
+
+
+# --- the OpenAPI document --------------------------------------------------------------------------------------
+
+def test_openapi_documents_exactly_the_routes_of_the_template() -> None:
+    spec = build_spec()
+    documented = {(method.upper(), path) for path, operations in spec["paths"].items() for method in operations}
+    assert documented == {(r.method, r.path) for r in tpl.api_routes()}
+    assert spec["info"]["title"] == "Tags API"
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert spec["security"] == [{"bearerAuth": []}]
+    text = render(spec)
+    assert text.endswith("}\n")
+    assert '"422"' not in text  # the service answers validation errors with 400
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert refs <= set(spec["components"]["schemas"])  # every reference resolves...
+    assert set(spec["components"]["schemas"]) <= refs  # ...and nothing unused is left
+
+
+def test_openapi_main_writes_and_checks_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tags_tools import openapi  # noqa: PLC0415
+
+    output = tmp_path / "openapi.json"
+    assert openapi.main(["--output", str(output), "--check"]) == 1
+    assert openapi.main(["--output", str(output)]) == 0
+    assert json.loads(output.read_text())["openapi"].startswith("3.")
+    assert openapi.main(["--output", str(output), "--check"]) == 0
+
+
+# --- tags-local over HTTP --------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_tags_local_prints_its_key_and_endpoints_and_serves(spawn_tags_local: Any) -> None:
+    port = _free_port()
+    client, lines = spawn_tags_local("--workers", "1", env={"PORT": str(port)})
+    assert lines["API"] == f"http://127.0.0.1:{port}"
+    assert re.fullmatch(r"tk_[0-9a-z]{26}_[A-Za-z0-9_-]{43}", lines["API key"])
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", lines["DynamoDB"])
+    created = client.request("POST", "/tags", json={"name": "From the demo key"})
+    assert created.status == 201, created
+    assert created.json["data"]["account"] == {"id": "demo"}
+    assert client.request("GET", f"/tags/{created.json['data']['id']}").status == 200
+    assert client.stop() == 0  # SIGTERM shuts it down cleanly
+
+
+def test_http_404_and_405_envelopes(local_api: Any) -> None:
+    status, headers, body = local_api.request("GET", "/definitely/not/here")
+    assert status == 404
+    assert_envelope(404, body, headers, "not_found")
+    status, headers, body = local_api.request("PATCH", "/tags")
+    assert status == 405
+    assert_envelope(405, body, headers, "method_not_allowed")
+    assert "GET" in headers["Allow"] and "POST" in headers["Allow"]
+
+
+def test_http_auth_failures(local_api: Any, http_tenant: Any) -> None:
+    status, headers, body = local_api.request("GET", "/tags", key=None)
+    assert status == 401
+    assert_envelope(401, body, headers, "unauthenticated")
+    status, _, body = local_api.request("GET", "/tags", key="tk_not_a_real_key")
+    assert (status, body["errors"][0]["code"]) == (401, "unauthenticated")
+    status, _, body = local_api.request("POST", "/tags", json={"name": "x"}, key=http_tenant.read_key)
+    assert (status, body["errors"][0]["code"]) == (403, "forbidden")
+    assert local_api.request("GET", "/tags", key=http_tenant.read_key).status == 200
+    local_api.revoke_key(http_tenant.id, http_tenant.read_key_id)
+    status, _, body = local_api.request("GET", "/tags", key=http_tenant.read_key)
+    assert (status, body["errors"][0]["code"]) == (401, "unauthenticated")
+
+
+def test_http_tenants_are_isolated(local_api: Any, http_tenant: Any) -> None:
+    status, headers, body = local_api.request("POST", "/tags", json={"name": "Hot Lead"},
+                                              key=http_tenant.write_key)
+    assert status == 201, body
+    tag = body["data"]
+    status, headers, body = local_api.request("GET", f"/tags/{tag['id']}", key=http_tenant.read_key)
+    assert status == 200
+    assert headers["ETag"] == f'"{tag["version"]}"'
+    assert body["data"]["account"] == {"id": http_tenant.id}
+    assert local_api.request("GET", f"/tags/{tag['id']}", key=local_api.other_tenant.write_key).status == 404
+
+
+def test_http_body_over_64_kib_is_413(local_api: Any, http_tenant: Any) -> None:
+    status, headers, body = local_api.request("POST", "/tags", body=json.dumps({"name": "x" * (65 * 1024)}),
+                                              headers={"Content-Type": "application/json"},
+                                              key=http_tenant.write_key)
+    assert status == 413
+    assert_envelope(413, body, headers, "payload_too_large")
+
+
+def test_http_concurrent_creates_of_one_name_make_one_tag(local_api: Any, http_tenant: Any) -> None:
+    def create(_: int) -> int:
+        return int(local_api.request("POST", "/tags", json={"name": "Race"}, key=http_tenant.write_key).status)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(create, range(6)))
+    assert statuses.count(201) == 1, statuses
+    assert set(statuses) <= {201, 409, 503}, statuses
+    _, _, listing = local_api.request("GET", "/tags", query={"q": "race"}, key=http_tenant.read_key)
+    assert [t["name"] for t in listing["data"]] == ["Race"]
+
+
+def test_http_openapi_and_docs_need_no_key(local_api: Any) -> None:
+    status, headers, spec = local_api.request("GET", "/openapi.json", key=None)
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/json")
+    assert {path for path in spec["paths"]} == {r.path for r in tpl.api_routes()}
+    assert spec["servers"][0]["url"] == local_api.url
+
+    status, headers, page = local_api.request_raw("GET", "/docs", key=None)
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    html = page.decode()
+    assert "/openapi.json" in html
+    scripts = re.findall(r'<script src="([^"]+)"', html) + re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert scripts
+    for asset in scripts:
+        assert asset.startswith("/docs/"), "assets are served locally (works offline)"
+        status, _, content = local_api.request_raw("GET", asset, key=None)
+        assert status == 200 and len(content) > 10_000
+
+
+def test_http_keys_never_reach_the_log(local_api: Any, http_tenant: Any) -> None:
+    local_api.request("GET", "/tags", key=http_tenant.read_key)
+    local_api.request("POST", "/tags", json={"name": "Logged?"}, key=http_tenant.write_key)
+    logs = local_api.logs()
+    assert http_tenant.read_key_id in logs  # the authorizer logs key ids...
+    assert http_tenant.read_key not in logs and http_tenant.write_key not in logs  # ...never keys
