@@ -18,6 +18,7 @@ from tags_tools import template as tpl
 from tags_tools.local_server import (
     Gateway,
     GatewayRequest,
+    InProcessInvoker,
     Outcome,
     policy_allows,
 )
@@ -76,27 +77,45 @@ def test_the_function_gets_the_route_and_the_callers_tenant(invoke: Callable[...
     assert result.headers["X-Request-Id"] == result.event["requestContext"]["requestId"]
 
 
-def test_the_authorizer_runs_like_api_gateway(invoke: Callable[..., Any], tenant: Any, call_counter: Any) -> None:
-    missing = invoke("GET", "/tags", authorize=True)
+class _RecordingInvoker(InProcessInvoker):
+    def __init__(self) -> None:
+        super().__init__()
+        self.functions: list[str] = []
+
+    def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float) -> Outcome:
+        self.functions.append(spec.logical_id)
+        return super().invoke(spec, event, context, timeout)
+
+
+def test_the_authorizer_runs_like_api_gateway(tenant: Any) -> None:
+    invoker = _RecordingInvoker()
+    gateway = Gateway(invoker=invoker, authorizer_ttl=0)
+    authorizer = tpl.authorizer().logical_id
+
+    def get(*headers: tuple[str, str]) -> Any:
+        invoker.functions.clear()
+        return gateway.handle(GatewayRequest("GET", "/tags", headers=list(headers)))
+
+    missing = get()
     assert missing.status == 401
-    assert_envelope(401, missing.json, missing.headers, "unauthenticated")
-    assert missing.headers["WWW-Authenticate"] == "Bearer"
-    assert call_counter.count == 0  # no authorizer call without a token
+    assert_envelope(401, missing.json(), {"X-Request-Id": missing.header("X-Request-Id")}, "unauthenticated")
+    assert missing.header("WWW-Authenticate") == "Bearer"
+    assert invoker.functions == []  # no token: the authorizer is not called
 
-    malformed = invoke("GET", "/tags", headers={"Authorization": "Basic abc=="}, authorize=True)
-    assert malformed.status == 401
-    assert call_counter.count == 0  # refused by the identity source's validation expression
+    assert get(("Authorization", "Basic abc==")).status == 401
+    assert invoker.functions == []  # refused by the identity source's validation expression
 
-    unknown = invoke("GET", "/tags", key="tk_" + "0" * 26 + "_" + "A" * 43)
+    unknown = get(("Authorization", "Bearer tk_" + "0" * 26 + "_" + "A" * 43))
     assert unknown.status == 401
-    assert_envelope(401, unknown.json, unknown.headers, "unauthenticated")
+    assert unknown.json()["errors"][0]["code"] == "unauthenticated"
+    assert invoker.functions == [authorizer]  # "Unauthorized" from the authorizer: no function call
 
-    call_counter.reset()
-    ok = invoke("GET", "/tags", key=tenant.read_key)
-    assert ok.status == 200, ok.json
+    ok = get(("authorization", f"Bearer {tenant.read_key}"))  # header names are case-insensitive
+    assert ok.status == 200, ok.json()
+    list_tags = next(r.function for r in tpl.api_routes() if (r.method, r.path) == ("GET", "/tags"))
+    assert invoker.functions == [authorizer, list_tags]
     assert ok.event["requestContext"]["authorizer"]["tenant"] == tenant.id
     assert ok.event["requestContext"]["authorizer"]["principalId"] == tenant.read_key_id
-    assert call_counter.calls[0] == "GetItem"  # the authorizer's key lookup, then the function's own calls
 
 
 def test_read_key_cannot_write_the_policy_says_so(invoke: Callable[..., Any], tenant: Any) -> None:

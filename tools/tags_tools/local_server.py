@@ -60,6 +60,7 @@ from tags_tools.events import (
 )
 
 __all__ = [
+    "EmbeddedDynamoDB",
     "Gateway",
     "GatewayRequest",
     "GatewayResponse",
@@ -769,6 +770,43 @@ def seed_demo_tenant() -> tuple[str, str, str]:
     return DEMO_TENANT, key_id, key
 
 
+class EmbeddedDynamoDB:
+    """moto's DynamoDB as a local HTTP endpoint (what moto's ThreadedMotoServer runs), applying one request at a
+    time: moto handles concurrent requests without isolation (two transactions could both pass their conditions),
+    DynamoDB applies each request atomically."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server  # noqa: PLC0415
+
+        dispatcher = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            with lock:
+                return list(dispatcher(environ, start_response))  # the whole answer, inside the lock
+
+        self._server = make_server(host, port, serialized, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="dynamodb-local", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
 def _quiet_libraries() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server; this server logs requests itself
     logging.getLogger("botocore").setLevel(logging.WARNING)
@@ -824,12 +862,9 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
     template = tpl.load_template(template_path)
     moto = None
     if dynamodb_endpoint is None:
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415
-
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_port, verbose=False)
+        moto = EmbeddedDynamoDB(port=dynamodb_port)
         moto.start()
-        moto_host, moto_port = moto.get_host_and_port()
-        dynamodb_endpoint = f"http://{moto_host}:{moto_port}"
+        dynamodb_endpoint = moto.url
     try:
         configure_environment(table_name, dynamodb_endpoint, template=template)
         ensure_table(dynamodb_endpoint, table_name, template)
