@@ -20,7 +20,7 @@ def list_groups(
     sort: Annotated[Literal["name", "-name", "created_at", "-created_at"], Query()] = "name",
 ):
     data, meta, links = groups.list_groups(api.principal(), PageRequest.of(limit, page, cursor),
-                                           path=app.current_event.path, q=q, sort=sort)
+                                           path=api.request_path(), q=q, sort=sort)
     return api.ok(data, meta=meta, links=links)
 
 

@@ -24,7 +24,7 @@ def list_tags(
 ):
     request = PageRequest.of(limit, page, cursor)
     tag_type = {"1": "tag", "2": "goal", "3": "miss"}.get(type or "", type)
-    data, meta, links = tags.list_tags(api.principal(), request, path=app.current_event.path, q=q, type=tag_type,
+    data, meta, links = tags.list_tags(api.principal(), request, path=api.request_path(), q=q, type=tag_type,
                                        group_id=group_id, applies_to=applies_to, sort=sort)
     return api.ok(data, meta=meta, links=links)
 

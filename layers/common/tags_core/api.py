@@ -149,7 +149,7 @@ def handler(app: APIGatewayRestResolver) -> Handler:
             if key is None:
                 response = app.resolve(event, context)
             else:
-                route = f"{event.get('httpMethod')} {event.get('resource') or event.get('path')}"
+                route = f"{event.get('httpMethod')} {event.get('path')}"  # the object, not the route template
                 tenant = principal_from_event(event).tenant
                 response = idempotency.run_once(tenant, route, key, event.get("body"), context,
                                                 lambda: app.resolve(event, context))
@@ -169,6 +169,12 @@ def handler(app: APIGatewayRestResolver) -> Handler:
 def principal() -> Principal:
     """The caller of the request being handled (from the authorizer context only)."""
     return principal_from_event(BaseRouter.current_event.raw_event)
+
+
+def request_path() -> str:
+    """The path as the client called it (with the stage or base path), for links in list responses."""
+    event = BaseRouter.current_event.raw_event
+    return ((event.get("requestContext") or {}).get("path")) or event.get("path") or "/"
 
 
 def header(name: str) -> str | None:

@@ -27,6 +27,7 @@ OBJECT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_PER_CALL = 50
 MAX_PER_OBJECT = 100
 ATTEMPTS = 6
+MAX_ACTIONS = 100  # DynamoDB's limit on one transaction
 
 
 def object_kind(path_kind: str) -> str:
@@ -73,6 +74,7 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
         raise InvalidInput("No tag with this id.", field="tag_ids", code="tag_not_found", tag_ids=bad_ids)
     repo = Repository()
     redirects: dict[str, str] = {}  # tags merged away → their target
+    charged = False  # the rate-limit charge is taken once per request, by its first committed step
     for attempt in range(ATTEMPTS):
         tag_set, locks = repo.read_for_attach(p.tenant, kind, object_id, names)
         version = int(tag_set["version"]) if tag_set else 0
@@ -103,10 +105,24 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
         if removed and len(new_set) <= MAX_PER_OBJECT:
             live_ids = repo.get_tags(p.tenant, removed)  # a deleted tag has no usage left to move
             removed = [i for i in removed if i in live_ids]
+        rate_limit = None if charged else ratelimit.charge(p.tenant, p.key_id, kind, object_id)
+        actions = 1 + bool(rate_limit) + len(added) + len(removed) + (2 * len(created) + 1 if created else 0)
         try:
+            if actions > MAX_ACTIONS:
+                # Too big for one transaction: create the new tags first (unattached, harmless), or commit the
+                # removals as a step of their own; then read again and finish. Each step is version-checked.
+                if created:  # unattached for now: their usage moves when the next step attaches them
+                    repo.create_tags(p.tenant, [{**t, "usage": dict.fromkeys(KINDS, 0)} for t in created])
+                else:
+                    step = removed[: MAX_ACTIONS - 2]
+                    repo.write_tag_set(p.tenant, kind, object_id, old_version=version, tags={
+                        i: at for i, at in current.items() if i not in step}, added=[], removed=step, created=[],
+                        actor=p.key_id, rate_limit=rate_limit)
+                    charged = True
+                continue
             version = repo.write_tag_set(
                 p.tenant, kind, object_id, old_version=version, tags=new_set, added=added, removed=removed,
-                created=created, actor=p.key_id, rate_limit=ratelimit.charge(p.tenant, p.key_id, kind, object_id))
+                created=created, actor=p.key_id, rate_limit=rate_limit)
         except TagSetChanged:
             if expected_version is not None:
                 raise PreconditionFailed("The object's tags changed meanwhile; read them again.",

@@ -14,9 +14,13 @@ def rfc3339_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+# Python's phrase for 413 changed across versions; the API says the same thing everywhere.
+_DESCRIPTIONS = {413: "Payload Too Large"}
+
+
 def error_body(status: int, entries: list[dict[str, Any]], request_id: str) -> dict[str, Any]:
     try:
-        description = HTTPStatus(status).phrase
+        description = _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
     except ValueError:
         description = "Error"
     return {"status": status, "description": description, "response_time": rfc3339_now(),

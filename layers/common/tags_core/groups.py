@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 
 from tags_core.auth import Principal, now_iso
-from tags_core.errors import NotFound, PreconditionFailed
+from tags_core.errors import NotFound, PreconditionFailed, ServiceUnavailable
 from tags_core.ids import looks_like_id, new_id
 from tags_core.models import GroupCreate, GroupPatch
 from tags_core.names import slugify
@@ -20,6 +22,7 @@ from tags_core.pagination import (
 from tags_core.repository import GROUP_PREFIX, INDEX_BY_GROUP, INDEX_BY_NAME, Repository
 
 UNGROUP_CHUNK = 98  # tags moved per transaction (100 actions at most, one is the group's count)
+UNGROUP_BUDGET_SECONDS = 8.0
 UPDATE_ATTEMPTS = 3
 
 
@@ -66,17 +69,27 @@ def patch_group(p: Principal, group_id: str, body: GroupPatch) -> dict[str, Any]
 
 
 def delete_group(p: Principal, group_id: str, *, ungroup: bool) -> dict[str, Any]:
-    """Delete a group. With `ungroup`, its tags first become free-standing, in transactions of 98 tags."""
+    """Delete a group. With `ungroup`, its tags first become free-standing, in transactions of 98 tags.
+
+    The group index only finds candidates (it is eventually consistent); each tag is re-read consistently and
+    moved on its current version, and the group's exact tag count says when every tag has left.
+    """
     repo = Repository()
     group = get_group(p, group_id, consistent=True)
-    if ungroup:
-        partition = f"T#{p.tenant}#TAGS#G#{group_id}"
-        while True:
-            tags, _ = repo.query_page(index=INDEX_BY_GROUP, partition=partition, ascending=True,
-                                      limit=UNGROUP_CHUNK, start_key=None)
-            if not tags:
-                break
-            repo.ungroup_tags(p.tenant, group_id, tags, now_iso(), p.key_id)
+    deadline = time.monotonic() + UNGROUP_BUDGET_SECONDS
+    partition = f"T#{p.tenant}#TAGS#G#{group_id}"
+    while ungroup and int(group.get("tag_count", 0)) > 0:
+        candidates, _ = repo.query_page(index=INDEX_BY_GROUP, partition=partition, ascending=True,
+                                        limit=UNGROUP_CHUNK, start_key=None)
+        current = repo.get_tags(p.tenant, [t["id"] for t in candidates])
+        members = [t for t in current.values() if t.get("group_id") == group_id]
+        if members:
+            with contextlib.suppress(PreconditionFailed):  # a member changed meanwhile: read again
+                repo.ungroup_tags(p.tenant, group_id, members, now_iso(), p.key_id)
+        elif time.monotonic() > deadline:
+            raise ServiceUnavailable("The group's tags are still being moved; retry the delete shortly.")
+        else:
+            time.sleep(0.1)  # the index has not caught up with the latest tags of the group yet
         group = get_group(p, group_id, consistent=True)
     repo.delete_group(p.tenant, group)
     return {"id": group_id, "object": "tag_group", "deleted": True}

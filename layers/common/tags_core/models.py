@@ -9,8 +9,9 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from tags_core.names import normalize_name
+from tags_core.names import MAX_NAME_LENGTH, normalize_name
 
 TagType = Literal["tag", "goal", "miss"]
 Kind = Literal["conversation", "customer", "comment"]
@@ -40,6 +41,9 @@ def _color(value: str | None) -> str | None:
 
 
 def _name(value: str) -> str:
+    if len(value) > MAX_NAME_LENGTH and len(" ".join(value.split())) > MAX_NAME_LENGTH:
+        raise PydanticCustomError("string_too_long", "must be at most {max} characters after normalisation",
+                                  {"max": MAX_NAME_LENGTH})
     return normalize_name(value)
 
 

@@ -48,7 +48,7 @@ ATTACHABLE = "attribute_exists(PK) AND #applies.#kind = :yes AND attribute_not_e
 
 # Item attributes that are storage detail, never part of a domain object.
 STORAGE_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "item_type", "tenant",
-                 "name_key", "expires_at", "updated_by"}
+                 "name_key", "expires_at", "updated_by", "merge_sources"}
 
 
 def tenant_pk(tenant: str) -> str:
@@ -166,7 +166,8 @@ class Repository:
             if code in RETRYABLE:
                 logger.warning("dynamodb unavailable after retries", extra={"error_code": code, "operation": operation})
                 raise ServiceUnavailable() from exc
-            logger.error("dynamodb error", extra={"error_code": code, "operation": operation})
+            if code != "ConditionalCheckFailedException":  # an expected outcome the caller handles
+                logger.error("dynamodb error", extra={"error_code": code, "operation": operation})
             raise
 
     def _transact(self, actions: list[dict[str, Any]], token: str | None = None) -> None:
@@ -348,9 +349,12 @@ class Repository:
         }}
 
     def delete_tag(self, tenant: str, tag: dict[str, Any]) -> None:
+        aliases = list(tag.get("aliases", []))
         actions = [
-            {"Delete": {"Key": tag_key(tenant, tag["id"]), "ConditionExpression": "version = :v",
-                        "ExpressionAttributeValues": {":v": {"N": str(tag["version"])}}}},
+            {"Delete": {"Key": tag_key(tenant, tag["id"]),
+                        "ConditionExpression": "version = :v AND attribute_not_exists(merge_sources)",
+                        "ExpressionAttributeValues": {":v": {"N": str(tag["version"])}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
             {"Delete": {"Key": name_lock_key(tenant, "TAG", tag["name"]), "ConditionExpression": "tag_id = :id",
                         "ExpressionAttributeValues": {":id": {"S": tag["id"]}}}},
             {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :minus",
@@ -358,16 +362,22 @@ class Repository:
         ]
         if tag.get("group_id"):
             actions.append(group_count_action(tenant, tag["group_id"], -1))
-        for alias in tag.get("aliases", []):  # names merged into this tag are freed with it
+        for alias in aliases[:90]:  # names merged into this tag are freed with it
             actions.append({"Delete": {"Key": name_lock_key(tenant, "TAG", alias),
                                        "ConditionExpression": "tag_id = :id",
                                        "ExpressionAttributeValues": {":id": {"S": tag["id"]}}}})
         try:
             self._transact(actions)
         except TransactionFailed as exc:
-            if exc.failed(0) and self.get_tag(tenant, tag["id"], consistent=True) is None:
+            current = exc.old_item(0) if exc.failed(0) else None
+            if exc.failed(0) and current is None:
                 raise NotFound("No such tag.") from exc
+            if current is not None and current.get("merge_sources"):
+                raise Conflict("Tags are being merged into this tag; delete it after the merge.",
+                               code="merge_in_progress") from exc
             raise PreconditionFailed("The tag was changed by another request; read it again.") from exc
+        if aliases[90:]:
+            self.delete_aliases(tenant, tag["id"], aliases[90:])
 
     # --- tag groups ------------------------------------------------------------------------------------------
 
@@ -568,6 +578,22 @@ class Repository:
             raise
         return version
 
+    def create_tags(self, tenant: str, tags: list[dict[str, Any]]) -> None:
+        """Create tags (name lock + tag + tenant count), 49 per transaction. A name taken meanwhile cancels its
+        chunk with TagSetChanged: the caller reads again and finds the tag."""
+        for start in range(0, len(tags), 49):
+            chunk = tags[start:start + 49]
+            actions: list[dict[str, Any]] = []
+            for tag in chunk:
+                for new_item in (self._name_lock(tenant, tag), self._tag_item(tenant, tag)):
+                    actions.append({"Put": {"Item": new_item, "ConditionExpression": "attribute_not_exists(PK)"}})
+            actions.append({"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :n",
+                                       "ExpressionAttributeValues": {":n": {"N": str(len(chunk))}}}})
+            try:
+                self._transact(actions)
+            except TransactionFailed as exc:
+                raise TagSetChanged() from exc
+
     def query_reverse(self, tenant: str, tag_id: str, kind: str | None, limit: int,
                       start_key: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """Objects carrying a tag (the reverse index kept from the stream), by kind then object id."""
@@ -610,17 +636,45 @@ class Repository:
     # --- merge ------------------------------------------------------------------------------------------------
 
     def mark_merging(self, tenant: str, source_id: str, into_id: str) -> None:
-        """Stop new attachments to `source` (they resolve to `into` from now on). Idempotent for the same target."""
+        """Stop new attachments to `source` (they resolve to `into` from now on) and pin `into` (it cannot be
+        deleted or merged away until this merge finishes). Idempotent for the same target."""
         try:
-            self._call("update_item", TableName=self.table, Key=tag_key(tenant, source_id),
-                       UpdateExpression="SET merged_into = :into",
-                       ConditionExpression="attribute_exists(PK) AND (attribute_not_exists(merged_into) "
-                                           "OR merged_into = :into)",
-                       ExpressionAttributeValues={":into": {"S": into_id}})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise Conflict("The tag is already being merged into another tag.", code="merge_in_progress") from exc
-            raise
+            self._transact([
+                {"Update": {"Key": tag_key(tenant, source_id), "UpdateExpression": "SET merged_into = :into",
+                            "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(merge_sources) "
+                                                   "AND (attribute_not_exists(merged_into) OR merged_into = :into)",
+                            "ExpressionAttributeValues": {":into": {"S": into_id}}}},
+                {"Update": {"Key": tag_key(tenant, into_id), "UpdateExpression": "ADD merge_sources :src",
+                            "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(merged_into)",
+                            "ExpressionAttributeValues": {":src": {"SS": [source_id]}}}},
+            ])
+        except TransactionFailed as exc:
+            raise Conflict("One of the tags is already part of another merge; finish that one first.",
+                           code="merge_in_progress") from exc
+
+    def repoint_aliases(self, tenant: str, from_id: str, to_id: str, names: list[str]) -> None:
+        """Point name locks (a tag's name and aliases) at another tag, 50 names per transaction."""
+        for start in range(0, len(names), 50):
+            chunk = names[start:start + 50]
+            actions: list[dict[str, Any]] = [{"Put": {"Item": {**name_lock_key(tenant, "TAG", alias), **db.to_item({
+                "item_type": "tag_name", "tenant": tenant, "tag_id": to_id, "name": alias, "alias": True})},
+                "ConditionExpression": "tag_id IN (:from, :to)",
+                "ExpressionAttributeValues": {":from": {"S": from_id}, ":to": {"S": to_id}}}} for alias in chunk]
+            actions.append({"Update": {"Key": tag_key(tenant, to_id), "ConditionExpression": "attribute_exists(PK)",
+                                       "UpdateExpression": "SET aliases = list_append(if_not_exists(aliases, :e), :n)",
+                                       "ExpressionAttributeValues": {":e": {"L": []}, ":n": db.to_attr(chunk)}}})
+            try:
+                self._transact(actions)
+            except TransactionFailed as exc:
+                raise TagSetChanged() from exc
+
+    def delete_aliases(self, tenant: str, tag_id: str, names: list[str]) -> None:
+        """Free name locks that still point at a (deleted) tag, 100 per transaction."""
+        for start in range(0, len(names), 100):
+            self._transact([{"Delete": {"Key": name_lock_key(tenant, "TAG", alias),
+                                        "ConditionExpression": "attribute_not_exists(PK) OR tag_id = :id",
+                                        "ExpressionAttributeValues": {":id": {"S": tag_id}}}}
+                            for alias in names[start:start + 100]])
 
     def move_attachments(self, tenant: str, source_id: str, into_id: str, sets: list[dict[str, Any]],
                          now: str) -> dict[str, dict[str, int]]:
@@ -664,8 +718,10 @@ class Repository:
         return {"removed": removed, "added": added}
 
     def finish_merge(self, tenant: str, source: dict[str, Any], into: dict[str, Any]) -> None:
-        """Delete the (now unused) source and point its name, and the aliases it had, at `into`."""
-        aliases = [source["name"], *source.get("aliases", [])]
+        """Delete the (now unused) source, unpin `into`, and point the source's name at `into` as an alias.
+        The aliases the source had are moved first (repoint_aliases), so this transaction stays small."""
+        if source.get("aliases"):
+            self.repoint_aliases(tenant, source["id"], into["id"], list(source["aliases"]))
         actions: list[dict[str, Any]] = [
             {"Delete": {"Key": tag_key(tenant, source["id"]),
                         "ConditionExpression": "merged_into = :into AND #usage.#a = :zero AND #usage.#b = :zero "
@@ -674,15 +730,17 @@ class Repository:
                                                      "#c": "comment"},
                         "ExpressionAttributeValues": {":into": {"S": into["id"]}, ":zero": {"N": "0"}}}},
             {"Update": {"Key": tag_key(tenant, into["id"]), "ConditionExpression": "attribute_exists(PK)",
-                        "UpdateExpression": "SET aliases = list_append(if_not_exists(aliases, :empty), :new)",
-                        "ExpressionAttributeValues": {":empty": {"L": []}, ":new": db.to_attr(aliases)}}},
+                        "UpdateExpression": "SET aliases = list_append(if_not_exists(aliases, :empty), :new) "
+                                            "DELETE merge_sources :src",
+                        "ExpressionAttributeValues": {":empty": {"L": []}, ":new": db.to_attr([source["name"]]),
+                                                      ":src": {"SS": [source["id"]]}}}},
+            {"Put": {"Item": {**name_lock_key(tenant, "TAG", source["name"]), **db.to_item({
+                "item_type": "tag_name", "tenant": tenant, "tag_id": into["id"], "name": source["name"],
+                "alias": True})},
+                "ConditionExpression": "tag_id = :src", "ExpressionAttributeValues": {":src": {"S": source["id"]}}}},
             {"Update": {"Key": meta_key(tenant), "UpdateExpression": "ADD tag_count :minus",
                         "ExpressionAttributeValues": {":minus": {"N": "-1"}}}},
         ]
-        for alias in aliases:
-            actions.append({"Put": {"Item": {**name_lock_key(tenant, "TAG", alias), **db.to_item({
-                "item_type": "tag_name", "tenant": tenant, "tag_id": into["id"], "name": alias, "alias": True})},
-                "ConditionExpression": "tag_id = :src", "ExpressionAttributeValues": {":src": {"S": source["id"]}}}})
         if source.get("group_id"):
             actions.append(group_count_action(tenant, source["group_id"], -1))
         try:

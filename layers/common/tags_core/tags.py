@@ -63,7 +63,8 @@ def create_tag(p: Principal, body: TagCreate) -> dict[str, Any]:
 
 
 def batch_create(p: Principal, body: BatchCreate) -> dict[str, Any]:
-    """Create many tags; names already taken (or repeated in the request) are reported, bad items too."""
+    """Create many tags. Names already taken are reported in `existing`; a name repeated in the request counts
+    once (its first occurrence); bad items are reported in `errors` with their index."""
     inserted: list[dict[str, Any]] = []
     existing: list[dict[str, str]] = []
     errors: list[dict[str, Any]] = []
@@ -159,7 +160,8 @@ def delete_tag(p: Principal, tag_id: str) -> dict[str, Any]:
 
 def list_tags(p: Principal, request: PageRequest, *, path: str, q: str | None, type: str | None,
               group_id: str | None, applies_to: str | None, sort: str) -> tuple[list[dict[str, Any]], dict, dict]:
-    """One page of the tenant's tags. Each filter/sort pair is served by an index, so a page reads ~limit items."""
+    """One page of the tenant's tags. A single filter (group or type) with name order, or no filter, is served by
+    an index, so a page reads ~limit items; other combinations add a FilterExpression (docs/data-model.md)."""
     tenant = p.tenant
     query = {"q": q, "type": type, "group_id": group_id, "applies_to": applies_to, "sort": sort}
     fingerprint = query_fingerprint(query)
