@@ -1,12 +1,13 @@
-"""The table's stream: keeps derived views and finishes deletions. A failed record fails alone and is retried."""
+"""The table's stream: keeps derived views, finishes deletions and publishes change events. A failed record fails
+alone (with the later records of its item) and is retried."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 
-from tags_core.stream import handle_record
+from tags_core.stream import InOrderProcessor, handle_record
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+processor = InOrderProcessor()
 
 
 def record_handler(record: Any) -> None:

@@ -17,6 +17,9 @@ class Settings(BaseModel):
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
     rate_limit_writes: int = Field(default=10, alias="RATE_LIMIT_WRITES", ge=1)
     rate_limit_window_seconds: int = Field(default=10, alias="RATE_LIMIT_WINDOW_SECONDS", ge=1)
+    # Where change events go (tags_core.events): an EventBridge bus name or ARN; unset or "local": the log.
+    event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME", max_length=1600)
+    events_file: str | None = Field(default=None, alias="EVENTS_FILE")  # locally, also appended here (JSON lines)
 
 
 @functools.lru_cache(maxsize=1)
