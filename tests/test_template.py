@@ -51,7 +51,9 @@ REQUIRED_ROUTES = {
 STREAM_ARN = {"Fn::GetAtt": ["TagsTable", "StreamArn"]}
 # Functions driven by events other than API requests (stream, queues): what each may reach beyond the table.
 EVENT_FUNCTIONS: dict[str, list[Any]] = {
-    "StreamProcessorFunction": [STREAM_ARN, {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}],
+    "StreamProcessorFunction": [STREAM_ARN, {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]},
+                                {"Fn::GetAtt": ["TagsBus", "Arn"]}],
+    "CommandConsumerFunction": [INDEX_ARN, {"Fn::GetAtt": ["CommandQueue", "Arn"]}],
 }
 
 
@@ -203,9 +205,12 @@ def test_function_globals() -> None:
     assert GLOBAL_FUNCTION["Timeout"] == 10
     assert GLOBAL_FUNCTION["Layers"] == [{"Ref": "CommonLayer"}]
     assert GLOBAL_FUNCTION["LoggingConfig"]["LogFormat"] == "JSON"
+    global_variables = set(GLOBAL_FUNCTION["Environment"]["Variables"])
     for name in SPECS:
-        overridden = {"Runtime", "Layers", "Architectures", "Environment"} & set(properties(name))
+        overridden = {"Runtime", "Layers", "Architectures"} & set(properties(name))
         assert not overridden, f"{name} overrides {overridden} from Globals"
+        own_variables = set((properties(name).get("Environment") or {}).get("Variables") or {})
+        assert not own_variables & global_variables, f"{name} overrides Globals variables"
 
 
 def test_environment_carries_every_required_setting() -> None:

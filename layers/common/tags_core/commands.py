@@ -1,0 +1,134 @@
+"""Commands from other systems: attach and detach tags on an object, delivered by the command queue (SQS).
+
+A message body is one JSON command:
+
+    {"tenant": "acme", "kind": "conversations", "object_id": "c-42",
+     "add": ["Hot Lead", "01JD..."], "remove": ["01JE...", "Cold"]}
+
+- `kind`: conversations, customers or comments (the singular works too). `object_id` as in the API.
+- `add`: tag names or ids (an entry that looks like a tag id is an id), at most 50; missing names are created.
+- `remove`: tag ids or names, at most 50; one not attached (or not existing) is no change.
+- `add` is applied first, then `remove`, through the same domain code as POST and DELETE /{kind}/{id}/tags,
+  acting as a write key of the tenant whose id is `queue:<message id>` (the `actor` of the change events).
+  Applying a message again changes nothing more, so a redelivered message is harmless.
+
+A bad message (not JSON, invalid fields, unknown tenant, unknown tag id, tag not applicable to the kind) raises a
+DomainError: it alone is reported failed, is received again, and lands in the dead-letter queue after the
+queue's maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from tags_core import attachments
+from tags_core.attachments import KIND_OF_PATH, MAX_PER_CALL, OBJECT_ID
+from tags_core.auth import TENANT_PATTERN, Principal
+from tags_core.errors import DomainError, InvalidInput, NotFound, RateLimited
+from tags_core.ids import looks_like_id
+from tags_core.models import MAX_RAW_NAME, AttachRequest
+from tags_core.repository import Repository
+from tags_core.validation import validation_entries
+
+logger = logging.getLogger("tags.commands")
+
+ACTOR_PREFIX = "queue:"
+_PLURAL = {**{kind: kind for kind in KIND_OF_PATH}, **{single: plural for plural, single in KIND_OF_PATH.items()}}
+T = TypeVar("T")
+
+
+def _plural(value: Any) -> Any:
+    return _PLURAL.get(value, value) if isinstance(value, str) else value
+
+
+TagRef = Annotated[str, Field(min_length=1, max_length=MAX_RAW_NAME)]
+
+
+class TagCommand(BaseModel):
+    """One message of the command queue."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    tenant: Annotated[str, Field(pattern=TENANT_PATTERN.pattern)]
+    kind: Annotated[Literal["conversations", "customers", "comments"], BeforeValidator(_plural)]
+    object_id: Annotated[str, Field(pattern=OBJECT_ID.pattern)]
+    add: list[TagRef] = Field(default_factory=list, max_length=MAX_PER_CALL)
+    remove: list[TagRef] = Field(default_factory=list, max_length=MAX_PER_CALL)
+
+    @model_validator(mode="after")
+    def _does_something(self) -> TagCommand:
+        if not self.add and not self.remove:
+            raise ValueError("add or remove must name at least one tag")
+        return self
+
+
+def parse_command(body: str) -> TagCommand:
+    try:
+        return TagCommand.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidInput("The command is invalid.", errors=validation_entries(exc.errors())) from None  # type: ignore[arg-type]
+
+
+def _attach_request(refs: list[str]) -> AttachRequest:
+    ids = [ref for ref in refs if looks_like_id(ref)]
+    names = [ref for ref in refs if not looks_like_id(ref)]
+    try:
+        return AttachRequest.model_validate({"tags": names, "tag_ids": ids, "create_missing": True})
+    except ValidationError as exc:
+        errors = [{**entry, "field": "add"} for entry in validation_entries(exc.errors())]  # type: ignore[arg-type]
+        raise InvalidInput("The command is invalid.", errors=errors) from None
+
+
+def _within(deadline: float | None, call: Callable[[], T]) -> T:
+    """Run a write; when the object's write budget is spent, wait for the next window if the deadline allows."""
+    while True:
+        try:
+            return call()
+        except RateLimited as exc:
+            if deadline is None or time.monotonic() + exc.retry_after > deadline:
+                raise
+            time.sleep(exc.retry_after)
+
+
+def apply_command(command: TagCommand, message_id: str, *, deadline: float | None = None) -> dict[str, Any]:
+    """Apply `add` then `remove` to the object; returns its tag ids and tag-set version afterwards.
+
+    `deadline` (time.monotonic() value): how long a rate-limited write may wait; None: never wait.
+    """
+    repo = Repository()
+    if repo.get_tenant(command.tenant) is None:
+        raise NotFound(f"No tenant {command.tenant!r}.", field="tenant", code="tenant_not_found")
+    principal = Principal(tenant=command.tenant, role="write", key_id=ACTOR_PREFIX + message_id)
+    kind, object_id = command.kind, command.object_id
+    tags: list[dict[str, Any]] | None = None
+    meta: dict[str, Any] = {}
+    if command.add:
+        body = _attach_request(list(command.add))
+        tags, meta = _within(deadline, functools.partial(attachments.set_object_tags, principal, kind, object_id,
+                                                         body, replace=False))
+    if command.remove:
+        names = [ref for ref in command.remove if not looks_like_id(ref)]
+        by_name = repo.find_tag_ids_by_names(command.tenant, names) if names else {}  # after `add` created any
+        remove_ids = [ref for ref in command.remove if looks_like_id(ref)] + list(by_name.values())
+        for tag_id in dict.fromkeys(remove_ids):
+            tags, meta = _within(deadline, functools.partial(attachments.remove_object_tag, principal, kind,
+                                                             object_id, tag_id))
+    return {"tenant": command.tenant, "kind": kind, "object_id": object_id,
+            "tag_ids": [tag["id"] for tag in tags or []], "version": meta.get("version")}
+
+
+def handle_message(body: str, message_id: str, *, deadline: float | None = None) -> dict[str, Any]:
+    """Parse and apply one queue message. A DomainError (logged with the message id) fails the message."""
+    try:
+        result = apply_command(parse_command(body), message_id, deadline=deadline)
+    except DomainError as exc:
+        logger.warning("command %s refused: %s", message_id, exc.entries())
+        raise
+    logger.info("command %s applied to %s/%s", message_id, result["kind"], result["object_id"])
+    return result
