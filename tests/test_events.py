@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -374,3 +375,31 @@ def test_deleting_a_tag_with_500_attachments_leaves_none(
     assert not [s for s in sets if tag["id"] in (s.get("tags") or {})], "no object lists the tag any more"
     published = [json.loads(line) for line in events_file.read_text().splitlines()]
     assert [e["detail-type"] for e in published] == ["tag.deleted"], "the clean-up itself publishes nothing"
+
+
+# --- locally: tags-local runs the stream processor; events go to the log and --events-file ------------------------
+
+def test_tags_local_logs_events_and_appends_them_to_the_events_file(
+        spawn_tags_local: Callable[..., Any], tmp_path: Path) -> None:
+    events_file = tmp_path / "local-events.jsonl"
+    local, _ = spawn_tags_local("--port", "0", "--workers", "1", "--events-file", str(events_file))
+    assert f"Events: {events_file.resolve()}" in local.logs()
+    created = local.request("POST", "/tags", json={"name": "Seen locally"})
+    assert created.status == 201
+    tag_id = created.json["data"]["id"]
+    assert local.request("POST", "/conversations/c-1/tags", json={"tag_ids": [tag_id]}).status == 200
+
+    deadline = time.monotonic() + 20
+    published: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        if events_file.exists():
+            published = [json.loads(line) for line in events_file.read_text().splitlines()]
+            if len(published) >= 2:
+                break
+        time.sleep(0.2)
+    assert [(e["detail-type"], e["detail"]["tag_id"]) for e in published] == [
+        ("tag.created", tag_id), ("tag.attached", tag_id)]
+    assert published[0]["source"] == "tags.service"
+    assert published[0]["detail"]["tenant"] == "demo"
+    log = local.logs()
+    assert '"detail-type":"tag.created"' in log and tag_id in log, "events are written to the log too"

@@ -8,6 +8,9 @@ gateway's own errors in the service's envelope. The functions' real `lambda_hand
 DynamoDB is moto's server on a free local port (in memory: data is gone when the server stops), or any DynamoDB
 given with `--dynamodb-endpoint` (e.g. DynamoDB Local, for data that survives restarts).
 
+The table-stream consumers run too (polling the table's stream). Their change events go to the log instead of
+EventBridge, and with `--events-file PATH` are also appended to that file as JSON lines (docs/events.md).
+
 Concurrency: each function runs like a Lambda execution environment, one request at a time per worker process
 (`--workers`, default 4), so concurrent requests really run concurrently. With `--workers 0` everything runs in
 this process, one request at a time: Powertools' resolver keeps the current event in class attributes, so two
@@ -712,10 +715,10 @@ class LocalServer:
 # --- environment, DynamoDB, seeding ----------------------------------------------------------------------------
 
 def configure_environment(table_name: str, endpoint_url: str | None, *, template: Mapping[str, Any] | None = None,
-                          cursor_secret: str | None = None) -> None:
+                          cursor_secret: str | None = None, events_file: str | Path | None = None) -> None:
     """The functions' environment for this process (and the worker processes spawned after it): the template's
     literal variables, the local table, a cursor secret (kept from the environment, else random), dummy AWS
-    credentials. Call before importing any function module."""
+    credentials, change events to the log (and `events_file`). Call before importing any function module."""
     template = template if template is not None else tpl.load_template()
     for spec in tpl.functions(dict(template)).values():
         for name, value in spec.environment.items():
@@ -733,6 +736,9 @@ def configure_environment(table_name: str, endpoint_url: str | None, *, template
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tags")
+    os.environ["EVENT_BUS_NAME"] = "local"  # never a real bus from here
+    if events_file:
+        os.environ["EVENTS_FILE"] = str(Path(events_file).resolve())
 
     from tags_core import db  # noqa: PLC0415
 
@@ -852,10 +858,10 @@ class LocalApi:
 def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint: str | None = None,
                     dynamodb_port: int = 0, table_name: str = DEFAULT_TABLE, authorizer_ttl: float | None = None,
                     workers: int = DEFAULT_WORKERS, streams: bool = True,
-                    template_path: Path | None = None) -> LocalApi:
+                    template_path: Path | None = None, events_file: str | Path | None = None) -> LocalApi:
     """Start DynamoDB (moto, unless `dynamodb_endpoint`), the table, the demo tenant and key, the table-stream
-    consumers (`streams`) and the server, in background threads. Sets this process's environment (TABLE_NAME,
-    DYNAMODB_ENDPOINT_URL, ...)."""
+    consumers (`streams`; their events to the log and `events_file`) and the server, in background threads. Sets
+    this process's environment (TABLE_NAME, DYNAMODB_ENDPOINT_URL, ...)."""
     from werkzeug.serving import make_server  # noqa: PLC0415
 
     _quiet_libraries()
@@ -866,7 +872,7 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
         moto.start()
         dynamodb_endpoint = moto.url
     try:
-        configure_environment(table_name, dynamodb_endpoint, template=template)
+        configure_environment(table_name, dynamodb_endpoint, template=template, events_file=events_file)
         ensure_table(dynamodb_endpoint, table_name, template)
         tenant, key_id, key = seed_demo_tenant()
 
@@ -921,6 +927,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                         help=f"worker processes (default {DEFAULT_WORKERS}; 0: in this process, one at a time)")
     parser.add_argument("--no-streams", action="store_true", help="do not run the table-stream consumers")
+    parser.add_argument("--events-file", metavar="PATH",
+                        help="also append the change events (always logged) to this file, one JSON per line")
     parser.add_argument("--quiet", action="store_true", help="no request log")
     args = parser.parse_args(argv)
 
@@ -937,12 +945,14 @@ def main(argv: list[str] | None = None) -> int:
     api = start_local_api(args.port, host=args.host, dynamodb_endpoint=args.dynamodb_endpoint,
                           dynamodb_port=args.dynamodb_port, table_name=args.table,
                           authorizer_ttl=args.authorizer_ttl, workers=max(0, args.workers),
-                          streams=not args.no_streams)
+                          streams=not args.no_streams, events_file=args.events_file)
     print(f"API: {api.url}", flush=True)
     print(f"API key: {api.api_key}", flush=True)
     print(f"DynamoDB: {api.dynamodb_endpoint}", flush=True)
     print(f"Table: {api.table_name}", flush=True)
     print(f"Docs: {api.url}/docs", flush=True)
+    if args.events_file:
+        print(f"Events: {os.environ['EVENTS_FILE']}", flush=True)
     print(f"Try: curl -H 'Authorization: Bearer {api.api_key}' {api.url}/tags", file=sys.stderr, flush=True)
     try:
         while not stop.wait(0.5):
