@@ -351,3 +351,33 @@ def test_http_keys_never_reach_the_log(local_api: Any, http_tenant: Any) -> None
     logs = local_api.logs()
     assert http_tenant.read_key_id in logs  # the authorizer logs key ids...
     assert http_tenant.read_key not in logs and http_tenant.write_key not in logs  # ...never keys
+
+
+def test_committed_openapi_matches_the_code() -> None:
+    """docs/openapi.json is what the handlers' resolvers document today (`make openapi` regenerates it)."""
+    from tags_tools.openapi import DEFAULT_OUTPUT  # noqa: PLC0415
+
+    assert DEFAULT_OUTPUT.read_text(encoding="utf-8") == render(build_spec()), "run `make openapi`"
+
+
+def test_template_local_server_and_committed_openapi_serve_one_route_set(local_api: Any) -> None:
+    """The routes of template.yaml, the routes tags-local answers and the paths of docs/openapi.json are one set."""
+    from tags_tools.openapi import DEFAULT_OUTPUT  # noqa: PLC0415
+
+    template_routes = {(r.method, r.path) for r in tpl.api_routes()}
+    committed = json.loads(DEFAULT_OUTPUT.read_text(encoding="utf-8"))
+    documented = {(method.upper(), path) for path, ops in committed["paths"].items() for method in ops}
+    assert documented == template_routes
+
+    served = set()
+    for method, path in sorted(template_routes):
+        concrete = re.sub(r"\{[^}]+\}", "x1", path)
+        result = local_api.request(method, concrete, key=None)  # no key: the route exists, the gateway says 401
+        codes = [e["code"] for e in result.json["errors"]] if isinstance(result.json, dict) else []
+        if result.status == 401:
+            served.add((method, path))
+        else:
+            pytest.fail(f"{method} {concrete}: {result.status} {codes}")
+    assert served == template_routes
+    # a path outside the set is not served, whatever the method
+    assert local_api.request("GET", "/tags/x1/unknown", key=None).status == 404
