@@ -381,9 +381,6 @@ def test_patch_renames_and_describes(invoke: Invoke) -> None:
     assert taken.status == 409 and taken.error_codes == ["group_exists"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PATCH /tag-groups/{id} answers the new name_slug but does not store "
-                   "it: Repository.update_group (layers/common/tags_core/repository.py:407) writes name, description, "
-                   "version, updated_at, updated_by only, so GET and the list keep the old slug")
 def test_patch_rename_stores_the_new_slug(invoke: Invoke) -> None:
     g = new_group(invoke, "Old name")
     renamed = invoke("PATCH", f"/tag-groups/{g['id']}", body={"name": "New Name"})

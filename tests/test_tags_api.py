@@ -204,9 +204,6 @@ def test_names_of_1_to_255_characters_are_accepted(invoke: Invoke, raw: str) -> 
     assert tag["name"] == raw.strip()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: models.py:44 (_name) measures the length before NFC, so a name typed "
-                   "in decomposed form (e.g. 255 x 'e'+U+0301, which is 255 characters after normalisation) is "
-                   "refused with too_long although the limit is 255 characters after normalisation")
 def test_the_255_limit_counts_characters_after_nfc(invoke: Invoke) -> None:
     tag = create(invoke, "e\u0301" * 255)
     assert tag["name"] == "\u00e9" * 255
@@ -245,9 +242,6 @@ def test_control_characters_in_a_name_are_refused(invoke: Invoke, char: str) -> 
     assert listing(invoke).data == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the C0 separators U+001C-U+001F are control characters (Cc; not in "
-                   "Unicode White_Space) but names.py:10 `\\s+` (and models.py:44 str.split()) treat them as "
-                   "whitespace, so 'Hot\\x1fLead' is stored as 'Hot Lead' instead of being refused")
 def test_information_separators_are_control_characters_too(invoke: Invoke) -> None:
     assert_error(invoke("POST", "/tags", body={"name": "Hot\x1fLead"}), 400, "invalid_value", "name")
 
@@ -304,9 +298,6 @@ def test_slug_follows_a_rename(invoke: Invoke) -> None:
     assert invoke("PATCH", f"/tags/{tag['id']}", body={"name": "Crème Brûlée"}).data["name_slug"] == "creme-brulee"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: names.py:50 (slugify) keeps a combining mark that follows an ASCII "
-                   "letter: 'İstanbul' casefolds to 'i'+U+0307+'stanbul' and the slug keeps U+0307, although the "
-                   "letter has an ASCII form ('istanbul')")
 def test_slug_has_no_stray_combining_marks_after_ascii_letters(invoke: Invoke) -> None:
     assert create(invoke, "İstanbul")["name_slug"] == "istanbul"
 
@@ -627,22 +618,25 @@ def test_patch_refuses_bad_changes_and_leaves_the_tag(invoke: Invoke) -> None:
         assert get(invoke, tag["id"]) == tag, body
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PATCH with null for name/type/applies_to answers invalid_value without "
-                   "`field` (models.py:97 TagPatch._no_null_required is a model-level validator, so the location is "
-                   "lost), although one field is at fault (docs/errors.md: field present when one input is at fault)")
 def test_patch_null_for_a_required_field_names_the_field(invoke: Invoke) -> None:
     tag = create(invoke, "Guarded")
     assert_error(invoke("PATCH", f"/tags/{tag['id']}", body={"name": None}), 400, "invalid_value", "name")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PATCH replaces applies_to as a whole: a partial object resets the "
-                   "flags it does not mention to true (models.py:92 TagPatch.applies_to is an AppliesTo with "
-                   "defaults; tags.py:143 patch_tag merges only top-level fields), so PATCH "
-                   "{'applies_to': {'customer': false}} silently turns conversation back on")
 def test_patch_applies_to_changes_only_the_given_kinds(invoke: Invoke) -> None:
     tag = create(invoke, "Scoped", applies_to={"conversation": False})
     patched = invoke("PATCH", f"/tags/{tag['id']}", body={"applies_to": {"customer": False}}).data
     assert patched["applies_to"] == {"conversation": False, "customer": False, "comment": True}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    pytest.param({"applies_to": {"customer": False, "comment": False}}, "applies_to", id="none-left"),
+    pytest.param({"applies_to": {"comment": None}}, "applies_to.comment", id="null-kind"),
+])
+def test_patch_applies_to_must_leave_one_kind(invoke: Invoke, body: dict[str, Any], field: str) -> None:
+    tag = create(invoke, "Narrow", applies_to={"conversation": False})
+    assert_error(invoke("PATCH", f"/tags/{tag['id']}", body=body), 400, "invalid_value", field)
+    assert get(invoke, tag["id"]) == tag
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
@@ -795,9 +789,6 @@ def test_batch_reports_bad_items_by_index_and_inserts_the_good_ones(invoke: Invo
     assert names_of(listing(invoke)) == ["Also Good", "Good"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an item that is neither a string nor an object (number, null, list) "
-                   "fails the whole batch with 400 (models.py:107 BatchCreate.tags is list[str | dict], validated "
-                   "for the whole body) instead of being reported in `errors` while the good items are inserted")
 def test_a_batch_item_of_the_wrong_type_does_not_stop_the_good_ones(invoke: Invoke) -> None:
     result = invoke("POST", "/tags/batch", body={"tags": ["Good", 5, None, ["Nested"]]})
     assert result.status == 200, result.json

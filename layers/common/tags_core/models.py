@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from tags_core.names import MAX_NAME_LENGTH, normalize_name
+from tags_core.names import MAX_NAME_LENGTH, NameTooLong, normalize_name
 
 TagType = Literal["tag", "goal", "miss"]
 Kind = Literal["conversation", "customer", "comment"]
@@ -41,10 +41,11 @@ def _color(value: str | None) -> str | None:
 
 
 def _name(value: str) -> str:
-    if len(value) > MAX_NAME_LENGTH and len(" ".join(value.split())) > MAX_NAME_LENGTH:
+    try:
+        return normalize_name(value)
+    except NameTooLong as exc:
         raise PydanticCustomError("string_too_long", "must be at most {max} characters after normalisation",
-                                  {"max": MAX_NAME_LENGTH})
-    return normalize_name(value)
+                                  {"max": MAX_NAME_LENGTH}) from exc
 
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_RAW_NAME), AfterValidator(_name)]
@@ -83,28 +84,44 @@ class TagCreate(StrictModel):
     description: Description = None
 
 
+class AppliesToPatch(StrictModel):
+    """`applies_to` in PATCH: only the kinds given change; the result must still allow at least one kind."""
+
+    conversation: bool | None = None
+    customer: bool | None = None
+    comment: bool | None = None
+
+    @field_validator("conversation", "customer", "comment")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+
 class TagPatch(StrictModel):
     """Body of PATCH /tags/{id}: only the given fields change; `null` clears color, description, group."""
 
     name: Name | None = None
     type: TypeIn | None = None
     group_id: GroupIdIn = None
-    applies_to: AppliesTo | None = None
+    applies_to: AppliesToPatch | None = None
     color: ColorIn = None
     description: Description = None
 
-    @model_validator(mode="after")
-    def _no_null_required(self) -> TagPatch:
-        for field in ("name", "type", "applies_to"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null")
-        return self
+    @field_validator("name", "type", "applies_to")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
 
 
 class BatchCreate(StrictModel):
     """Body of POST /tags/batch. Each item is a name or a tag object; items are validated one by one."""
 
-    tags: list[str | dict[str, Any]] = Field(min_length=1, max_length=100)
+    tags: list[Any] = Field(min_length=1, max_length=100, description=(
+        "Each item is a name or a tag object as in POST /tags; an item of any other type is reported in `errors`."))
 
 
 # --- responses (documentation and the shape handlers return) -----------------------------------------------

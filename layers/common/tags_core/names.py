@@ -7,7 +7,13 @@ import re
 import unicodedata
 
 MAX_NAME_LENGTH = 255
-_WHITESPACE_RUN = re.compile(r"\s+")
+# Unicode White_Space: str.isspace() also counts the C0 information separators U+001C-U+001F, which are control
+# characters and must be refused, not folded into a space.
+_WHITESPACE_RUN = re.compile(r"[^\S\x1c-\x1f]+")
+
+
+class NameTooLong(ValueError):
+    """The name is longer than MAX_NAME_LENGTH characters after normalisation."""
 
 
 def normalize_name(raw: str) -> str:
@@ -16,7 +22,7 @@ def normalize_name(raw: str) -> str:
     if not name:
         raise ValueError("must not be empty")
     if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters after normalisation")
+        raise NameTooLong(f"must be at most {MAX_NAME_LENGTH} characters after normalisation")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in "\u200d" for ch in name):
         raise ValueError("must not contain control or unassigned characters")
     return name
@@ -47,8 +53,10 @@ def slugify(name: str) -> str:
             out.append(base)
         elif ch.isalnum():
             out.append(ch)
-        elif unicodedata.category(ch) in ("Mn", "Mc") and out and out[-1] != "-":
-            out.append(ch)  # vowel signs and other marks of non-Latin scripts stay with their letter
+        elif unicodedata.category(ch) in ("Mn", "Mc"):
+            if out and not out[-1].isascii():
+                out.append(ch)  # vowel signs and other marks of non-Latin scripts stay with their letter
+            # else: the mark of a letter that already has its ASCII form (casefolded 'İ' is 'i' + U+0307)
         else:
             out.append("-")
     slug = re.sub(r"-+", "-", "".join(out)).strip("-")

@@ -414,7 +414,7 @@ class Repository:
 
     def update_group(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Write the group's own fields if still at the version read (its tag count is left to the counters)."""
-        fields = {k: new[k] for k in ("name", "description", "version", "updated_at", "updated_by")}
+        fields = {k: new[k] for k in ("name", "name_slug", "description", "version", "updated_at", "updated_by")}
         fields.update(GSI1SK=sort_key(new["name"], new["id"]))
         names = {f"#{k}": k for k in fields}
         values = {f":{k}": db.to_attr(v) for k, v in fields.items()}

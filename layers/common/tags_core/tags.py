@@ -108,6 +108,14 @@ def get_tag(p: Principal, tag_id: str, *, consistent: bool = False) -> dict[str,
     return tag
 
 
+def _merged_applies_to(current: dict[str, bool], given: dict[str, bool]) -> dict[str, bool]:
+    merged = {kind: bool(given.get(kind, current.get(kind, True))) for kind in KINDS}
+    if not any(merged.values()):
+        raise InvalidInput("applies_to must leave at least one of conversation, customer, comment true.",
+                           field="applies_to")
+    return merged
+
+
 def _apply(p: Principal, tag_id: str, changes: dict[str, Any] | None, replace: TagCreate | None,
            expected_version: int | None) -> dict[str, Any]:
     """Read, change, write conditionally on the version read; retried on a lost race unless If-Match was given."""
@@ -117,7 +125,12 @@ def _apply(p: Principal, tag_id: str, changes: dict[str, Any] | None, replace: T
         if expected_version is not None and current["version"] != expected_version:
             raise PreconditionFailed(f"The tag is at version {current['version']}, not {expected_version}.",
                                      field="If-Match")
-        wanted = replace.model_dump(mode="json") if replace is not None else {**current, **(changes or {})}
+        if replace is not None:
+            wanted = replace.model_dump(mode="json")
+        else:
+            wanted = {**current, **(changes or {})}
+            if changes and "applies_to" in changes:
+                wanted["applies_to"] = _merged_applies_to(current["applies_to"], changes["applies_to"])
         updated = {**current, **{field: wanted[field] for field in MUTABLE_FIELDS}}
         if all(updated[f] == current[f] for f in MUTABLE_FIELDS):
             return present(p.tenant, current)
@@ -141,6 +154,8 @@ def replace_tag(p: Principal, tag_id: str, body: TagCreate, expected_version: in
 
 def patch_tag(p: Principal, tag_id: str, body: TagPatch, expected_version: int | None) -> dict[str, Any]:
     changes = body.model_dump(mode="json", include=body.model_fields_set)
+    if body.applies_to is not None:  # only the kinds given change
+        changes["applies_to"] = body.applies_to.model_dump(include=body.applies_to.model_fields_set)
     return _apply(p, tag_id, changes, None, expected_version)
 
 
