@@ -109,7 +109,7 @@ def get_tag(p: Principal, tag_id: str, *, consistent: bool = False) -> dict[str,
 
 
 def _merged_applies_to(current: dict[str, bool], given: dict[str, bool]) -> dict[str, bool]:
-    merged = {kind: bool(given.get(kind, current.get(kind, True))) for kind in KINDS}
+    merged: dict[str, bool] = {kind: bool(given.get(kind, current.get(kind, True))) for kind in KINDS}
     if not any(merged.values()):
         raise InvalidInput("applies_to must leave at least one of conversation, customer, comment true.",
                            field="applies_to")
