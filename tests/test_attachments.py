@@ -222,10 +222,6 @@ def test_deleted_tag_id_is_400(invoke: Invoke) -> None:
     assert result.status == 400 and result.error_codes == ["tag_not_found"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: attaching a deleted tag by id to an object whose stored set still holds "
-                   "its id (the stream has not pruned it yet) answers 200 instead of 400 tag_not_found: "
-                   "set_object_tags (layers/common/tags_core/attachments.py, `added = [i for i in wanted if i not in "
-                   "current]`) treats every stored id as attached without checking it is live")
 def test_deleted_tag_id_is_400_even_where_it_was_attached(invoke: Invoke, stream: StreamPoller) -> None:
     gone = new_tag(invoke, "gone")
     ok_attach(invoke, "conversations", "c1", ids=[gone["id"]])
@@ -260,11 +256,6 @@ def test_tag_not_allowed_on_the_kind_is_400_and_writes_nothing(invoke: Invoke, k
     assert_usage_exact(invoke, [(kind, "o1"), (allowed_kind, "o1")])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a call too big for one transaction (more than ~48 new names) creates "
-                   "its new tags in a first transaction (Repository.create_tags, from set_object_tags in "
-                   "layers/common/tags_core/attachments.py, `if actions > MAX_ACTIONS: if created: "
-                   "repo.create_tags(...)`) before the attach is checked, so a refused call (not_applicable) still "
-                   "leaves the new tags behind")
 def test_large_refused_call_creates_no_tags(invoke: Invoke) -> None:
     narrow = new_tag(invoke, "Narrow", applies_to={"conversation": True, "customer": False, "comment": False})
     result = attach(invoke, "customers", "u1", [f"new {i}" for i in range(49)], [narrow["id"]])
@@ -519,10 +510,6 @@ def test_deleted_tag_disappears_from_every_object_at_once(invoke: Invoke, stream
     assert_usage_exact(invoke, objects)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the stream's clean-up of a deleted tag (Repository.prune_deleted_tag, "
-                   "layers/common/tags_core/repository.py, `REMOVE #tags.#id` without `version = version + 1`) does "
-                   "not move the set's version, so a writer that read the set before the clean-up commits its "
-                   "version-conditioned Put afterwards and writes the deleted id back; it is never pruned again")
 def test_clean_up_is_not_undone_by_a_write_that_read_before_it(invoke: Invoke, stream: StreamPoller,
                                                                 tenant: Any) -> None:
     doomed = new_tag(invoke, "doomed")

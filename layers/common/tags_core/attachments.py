@@ -90,9 +90,15 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
         wanted = [locks[name_key(n)] for n in names if name_key(n) in locks] + ids
         wanted = list(dict.fromkeys(redirects.get(i, i) for i in wanted))
         added = [i for i in wanted if i not in current]
+        kept = [i for i in dict.fromkeys(redirects.get(i, i) for i in ids) if i in current]  # must still be live
         removed = [i for i in current if i not in wanted and i not in {t["id"] for t in created}] if replace else []
         if not added and not removed and not created:
-            return _listing(p, kind, object_id, list(current), version, repo)
+            tags, meta = _listing(p, kind, object_id, list(current), version, repo)
+            gone = set(kept) - {t["id"] for t in tags}
+            if gone:  # deleted, and not yet pruned from this object's set by the stream
+                raise InvalidInput("No tag with this id.", field="tag_ids", code="tag_not_found",
+                                   tag_ids=sorted(gone))
+            return tags, meta
         new_set = {i: at for i, at in current.items() if i not in removed}
         new_set.update({i: now for i in added}, **{t["id"]: now for t in created})
         if len(new_set) > MAX_PER_OBJECT:
@@ -106,12 +112,14 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
             live_ids = repo.get_tags(p.tenant, removed)  # a deleted tag has no usage left to move
             removed = [i for i in removed if i in live_ids]
         rate_limit = None if charged else ratelimit.charge(p.tenant, p.key_id, kind, object_id)
-        actions = 1 + bool(rate_limit) + len(added) + len(removed) + (2 * len(created) + 1 if created else 0)
+        actions = (1 + bool(rate_limit) + len(added) + len(kept) + len(removed)
+                   + (2 * len(created) + 1 if created else 0))
         try:
             if actions > MAX_ACTIONS:
                 # Too big for one transaction: create the new tags first (unattached, harmless), or commit the
                 # removals as a step of their own; then read again and finish. Each step is version-checked.
                 if created:  # unattached for now: their usage moves when the next step attaches them
+                    _check_attachable(repo, p.tenant, kind, [*added, *kept], ids, redirects)
                     repo.create_tags(p.tenant, [{**t, "usage": dict.fromkeys(KINDS, 0)} for t in created])
                 else:
                     step = removed[: MAX_ACTIONS - 2]
@@ -122,7 +130,7 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
                 continue
             version = repo.write_tag_set(
                 p.tenant, kind, object_id, old_version=version, tags=new_set, added=added, removed=removed,
-                created=created, actor=p.key_id, rate_limit=rate_limit)
+                created=created, actor=p.key_id, rate_limit=rate_limit, kept=kept)
         except TagSetChanged:
             if expected_version is not None:
                 raise PreconditionFailed("The object's tags changed meanwhile; read them again.",
@@ -140,6 +148,19 @@ def set_object_tags(p: Principal, path_kind: str, object_id: str, body: AttachRe
             continue
         return _listing(p, kind, object_id, list(new_set), version, repo)
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")
+
+
+def _check_attachable(repo: Repository, tenant: str, kind: str, tag_ids: list[str], ids: list[str],
+                      redirects: dict[str, str]) -> None:
+    """Before a call too big for one transaction creates its new tags: refuse it now if an existing tag it
+    attaches cannot be (so a refused call leaves nothing behind); note merge targets for the retry."""
+    live = repo.get_tags(tenant, tag_ids)
+    for tag_id in tag_ids:
+        tag = live.get(tag_id)
+        if tag is None or tag.get("merged_into") or not (tag.get("applies_to") or {}).get(kind):
+            target = _refuse(AttachRefused(tag_id, tag), kind, ids)
+            if target:
+                redirects[tag_id] = target
 
 
 def _refuse(refused: AttachRefused, kind: str, ids: list[str]) -> str | None:

@@ -523,13 +523,13 @@ class Repository:
 
     def write_tag_set(self, tenant: str, kind: str, object_id: str, *, old_version: int, tags: dict[str, str],
                       added: list[str], removed: list[str], created: list[dict[str, Any]], actor: str,
-                      rate_limit: dict[str, Any] | None) -> int:
+                      rate_limit: dict[str, Any] | None, kept: list[str] | None = None) -> int:
         """Commit a new tag set for an object, with every usage count it moves, in one transaction.
 
         `added` ids are existing tags whose usage for `kind` goes up; the write fails unless each still exists,
-        applies to `kind` and was not merged away. `created` tags are new (usage already counted), `removed`
-        live tags go down. The set's version must still be `old_version` (0: the set did not exist).
-        Returns the new version.
+        applies to `kind` and was not merged away; so must each `kept` id (asked for again, already in the set).
+        `created` tags are new (usage already counted), `removed` live tags go down. The set's version must still
+        be `old_version` (0: the set did not exist). Returns the new version.
         """
         version = old_version + 1
         item = {**tag_set_key(tenant, kind, object_id),
@@ -548,6 +548,12 @@ class Repository:
                 "ExpressionAttributeNames": {"#usage": "usage", "#kind": kind, "#applies": "applies_to"},
                 "ExpressionAttributeValues": {":one": {"N": "1"}, ":yes": {"BOOL": True}},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+        for tag_id in kept or []:
+            actions.append({"ConditionCheck": {
+                "Key": tag_key(tenant, tag_id), "ConditionExpression": "attribute_exists(PK) AND "
+                                                                        "attribute_not_exists(merged_into)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+        first_removed = len(actions)
         for tag_id in removed:
             actions.append({"Update": {
                 "Key": tag_key(tenant, tag_id), "UpdateExpression": "ADD #usage.#kind :minus",
@@ -568,10 +574,10 @@ class Repository:
                 raise TagSetChanged() from exc
             if rate_limit and exc.failed(1):
                 raise RateLimitExceeded() from exc
-            for offset, tag_id in enumerate(added):
+            for offset, tag_id in enumerate([*added, *(kept or [])]):
                 if exc.failed(first_added + offset):
                     raise AttachRefused(tag_id, exc.old_item(first_added + offset)) from exc
-            if any(exc.failed(first_added + len(added) + i) for i in range(len(removed))):
+            if any(exc.failed(first_removed + i) for i in range(len(removed))):
                 raise TagSetChanged() from exc  # a removed tag was deleted meanwhile: read again
             if any(exc.failed(i) for i in range(first_created, len(exc.reasons))):
                 raise TagSetChanged() from exc  # a new name was taken meanwhile: read again
@@ -626,8 +632,10 @@ class Repository:
         """Drop a deleted tag from an object's set (it was already hidden from reads) and its reverse entry."""
         try:
             self._call("update_item", TableName=self.table, Key=tag_set_key(tenant, kind, object_id),
-                       UpdateExpression="REMOVE #tags.#id", ConditionExpression="attribute_exists(#tags.#id)",
-                       ExpressionAttributeNames={"#tags": "tags", "#id": tag_id})
+                       UpdateExpression="REMOVE #tags.#id ADD version :one",
+                       ConditionExpression="attribute_exists(#tags.#id)",
+                       ExpressionAttributeNames={"#tags": "tags", "#id": tag_id},
+                       ExpressionAttributeValues={":one": {"N": "1"}})  # a writer that read the set first retries
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
