@@ -115,6 +115,7 @@ def rest_event(
     request_id: str | None = None,
     request_time_epoch_ms: int | None = None,
     stage: str = STAGE,
+    client_path: str | None = None,
     api_id: str = API_ID,
     account_id: str = ACCOUNT_ID,
 ) -> dict[str, Any]:
@@ -122,7 +123,9 @@ def rest_event(
 
     `path` is the request path without stage and query (percent-encoding kept); `resource` the template path it
     matched (defaults to `path`); `query` decoded name/value pairs; `authorizer` the authorizer's context (None:
-    no authorizer ran). A `bytes` body that is not UTF-8 (or `is_base64_encoded=True`) is sent base64-encoded.
+    no authorizer ran); `client_path` the path as the client called it (default: `/<stage><path>`, as on the
+    execute-api URL; a custom domain's base path or a server without a stage differs). A `bytes` body that is
+    not UTF-8 (or `is_base64_encoded=True`) is sent base64-encoded.
     """
     method = method.upper()
     header_pairs = _pairs(headers)
@@ -163,7 +166,7 @@ def rest_event(
             "cognitoIdentityId": None, "cognitoIdentityPoolId": None, "principalOrgId": None,
             "sourceIp": source_ip, "user": None, "userAgent": user_agent, "userArn": None,
         },
-        "path": f"/{stage}{path}",
+        "path": client_path if client_path is not None else f"/{stage}{path}",
         "protocol": "HTTP/1.1",
         "requestId": request_id or str(uuid.uuid4()),
         "requestTime": _request_time(epoch_ms),

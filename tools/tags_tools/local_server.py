@@ -508,7 +508,7 @@ class Gateway:
             method, request.path, resource=match.route.path, path_parameters=match.path_parameters,
             headers=self._forwarded_headers(request), query=request.query, body=body, authorizer=context,
             principal_id=principal_id, source_ip=request.source_ip, request_id=request_id,
-            stage=self.settings.stage, api_id=self.api_id,
+            stage=self.settings.stage, client_path=request.path, api_id=self.api_id,  # served without a stage
         )
         spec = self.functions[match.route.function]
         outcome_ = self._invoke(spec, event)
