@@ -313,6 +313,16 @@ def test_http_body_over_64_kib_is_413(local_api: Any, http_tenant: Any) -> None:
     assert_envelope(413, body, headers, "payload_too_large")
 
 
+@pytest.mark.parametrize(("method", "path"), [("POST", "/tags"), ("POST", "/tags/batch"), ("POST", "/tag-groups"),
+                                              ("PUT", "/conversations/c1/tags")])
+def test_http_body_that_is_not_utf8_is_400_not_500(local_api: Any, http_tenant: Any, method: str, path: str) -> None:
+    """Found by schemathesis: bytes that are not UTF-8 arrive base64-encoded and used to fail decoding (500)."""
+    status, headers, body = local_api.request(method, path, body=b"\xff\xfe{\x07", key=http_tenant.write_key,
+                                              headers={"Content-Type": "application/json"})
+    assert status == 400, body
+    assert_envelope(400, body, headers, "invalid_json")
+
+
 def test_http_concurrent_creates_of_one_name_make_one_tag(local_api: Any, http_tenant: Any) -> None:
     def create(_: int) -> int:
         return int(local_api.request("POST", "/tags", json={"name": "Race"}, key=http_tenant.write_key).status)

@@ -6,6 +6,8 @@ Domain code raises `tags_core.errors` exceptions; they become responses here and
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import uuid
@@ -128,6 +130,11 @@ def _preflight(event: dict[str, Any]) -> None:
         content_type = (headers.get("content-type") or JSON).split(";")[0].strip().lower()
         if content_type != JSON:
             raise UnsupportedMediaType("Send the body as application/json.")
+        if event.get("isBase64Encoded"):  # bytes that are not UTF-8 text arrive base64-encoded: not JSON
+            try:
+                base64.b64decode(body, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise InvalidInput("The body is not valid JSON: it is not UTF-8 text.", code="invalid_json") from None
 
 
 def _idempotency_key(event: dict[str, Any]) -> str | None:
