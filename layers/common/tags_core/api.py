@@ -204,7 +204,7 @@ def if_match() -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:  # "²".isdigit(), but int("²") fails
         raise InvalidInput('If-Match must be a version in quotes, like "3".', field="If-Match",
                            code="invalid_header")
     return int(value)
