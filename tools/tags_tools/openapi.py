@@ -3,7 +3,9 @@
 Each function module's resolver knows its route, parameters and models; `build_spec()` asks every function the
 template routes to, keeps the operations the template actually routes to it, and merges paths and components.
 Powertools' 422 "Validation Error" responses are dropped (the service answers validation failures with 400 in
-its error envelope) together with the schemas nothing refers to any more.
+its error envelope) together with the schemas nothing refers to any more. What `tags_core.api.handler` does around
+every resolver is added per operation: every POST takes an `Idempotency-Key` header (and may answer 409 for it),
+and every operation that documents 412 takes an `If-Match` header.
 
 `python -m tags_tools.openapi` (`make openapi`) writes docs/openapi.json; `--check` fails when it is stale.
 """
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tags_core.idempotency import KEY_PATTERN
 from tags_tools import template as tpl
 
 __all__ = ["DEFAULT_OUTPUT", "TITLE", "api_version", "build_spec", "main", "render"]
@@ -40,6 +43,20 @@ DEFAULT_SERVERS: list[dict[str, Any]] = [
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 _DROPPED_RESPONSES = {"422"}
 _REF_PREFIX = "#/components/schemas/"
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Makes the POST safe to retry for 24 h: the same key and body replay the first response "
+                   "(header `Idempotent-Replayed: true`); the same key with another body is a 409 "
+                   "`idempotency_key_reused`, and while the first request runs a 409 `idempotency_key_in_use`.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN.pattern},
+}
+IF_MATCH_PARAMETER: dict[str, Any] = {
+    "name": "If-Match", "in": "header", "required": False,
+    "description": 'The version the change applies to, as in the ETag: `"3"` (`W/"3"` and `3` are accepted, `*` '
+                   "means any version). A stale version answers 412.",
+    # What tags_core.api.if_match() accepts: surrounding blanks are trimmed, quotes are optional.
+    "schema": {"type": "string", "pattern": r'^\s*(\*|(W/)?"*[0-9]{1,12}"*)\s*$'},
+}
 
 
 def api_version() -> str:
@@ -112,6 +129,19 @@ def _reachable(paths: Mapping[str, Any], schemas: Mapping[str, Any]) -> set[str]
     return seen
 
 
+def _with_handler_plumbing(method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """The headers tags_core.api.handler reads for every route, and the answers they bring."""
+    parameters = list(operation.get("parameters") or [])
+    responses = dict(operation["responses"])
+    if method == "post":
+        parameters.append(IDEMPOTENCY_KEY_PARAMETER)
+        if "409" not in responses:
+            responses["409"] = {**responses["400"], "description": "Conflict: Idempotency-Key reused or in use"}
+    if "412" in responses:
+        parameters.append(IF_MATCH_PARAMETER)
+    return {**operation, "parameters": parameters, "responses": responses} if parameters else operation
+
+
 def build_spec(template: Mapping[str, Any] | None = None, *,
                servers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The merged OpenAPI document of every routed function in the template."""
@@ -144,7 +174,7 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
                         raise ValueError(f"operationId {operation_id!r} used by {operation_ids[operation_id]} "
                                          f"and {spec.logical_id}")
                     operation_ids[operation_id] = spec.logical_id
-                slot[method] = {**operation, "responses": responses}
+                slot[method] = _with_handler_plumbing(method, {**operation, "responses": responses})
         components = document.get("components") or {}
         _merge_named(schemas, components.get("schemas") or {}, "schema")
         _merge_named(security_schemes, components.get("securitySchemes") or {}, "security scheme")

@@ -144,6 +144,19 @@ def _idempotency_key(event: dict[str, Any]) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None)
 
 
+def _error_headers(exc: DomainError) -> dict[str, str]:
+    """The headers an error answered outside the resolver carries: Retry-After (and the rate limit's) on 429 and
+    503, WWW-Authenticate on 401."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, (RateLimited, ServiceUnavailable)):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, RateLimited):
+        headers.update(exc.headers)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return headers
+
+
 def handler(app: APIGatewayRestResolver) -> Handler:
     """The Lambda entry point for a function's resolver: identity checks first, X-Request-Id on every answer."""
 
@@ -162,7 +175,7 @@ def handler(app: APIGatewayRestResolver) -> Handler:
                                                 lambda: app.resolve(event, context))
         except DomainError as exc:
             response = {"statusCode": exc.status,
-                        "headers": {"Content-Type": JSON, "Access-Control-Allow-Origin": "*"},
+                        "headers": {"Content-Type": JSON, "Access-Control-Allow-Origin": "*", **_error_headers(exc)},
                         "body": json.dumps(error_body(exc.status, exc.entries(), request_id), separators=(",", ":")),
                         "isBase64Encoded": False}
         response.setdefault("headers", {})["X-Request-Id"] = request_id
@@ -212,7 +225,9 @@ def if_match() -> int | None:
 
 _ERROR_TEXT = {400: "Invalid request", 401: "Missing, unknown or revoked API key", 403: "The key lacks the role",
                404: "Not found in this tenant", 409: "Conflict", 412: "Stale If-Match", 413: "Body over 64 KiB",
-               415: "Body is not JSON", 429: "Rate limited", 503: "Store busy; retry after Retry-After"}
+               415: "Body is not JSON", 429: "Rate limited; retry after Retry-After",
+               500: "Internal error: a generic message and the request id",
+               503: "Store busy; retry after Retry-After"}
 
 
 def responses(status: int, model: type[BaseModel] | None, *errors: int, description: str = "Success") -> dict:
@@ -221,6 +236,7 @@ def responses(status: int, model: type[BaseModel] | None, *errors: int, descript
         status: {"description": description, "content": {JSON: {"model": model}}} if model
         else {"description": description},
     }
-    for code in sorted({400, 401, 403, 503, *errors}):
+    # Any route: API Gateway's stage throttling (429) and the generic error of a failed function (500) too.
+    for code in sorted({400, 401, 403, 429, 500, 503, *errors}):
         documented[code] = {"description": _ERROR_TEXT[code], "content": {JSON: {"model": ErrorEnvelope}}}
     return documented
