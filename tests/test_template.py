@@ -196,6 +196,138 @@ def test_api_functions_can_query_the_indexes(name: str) -> None:
     assert {"dynamodb:GetItem", "dynamodb:Query"} <= SPECS[name].actions
 
 
+def logical_id(value: Any) -> str | None:
+    """The resource a `!Ref`, `!GetAtt` or `!Sub '${X.Arn}...'` names (None for a literal)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else target.split(".", 1)[0])
+        if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            found = re.match(r"^\$\{(\w+)", value["Fn::Sub"])
+            return found.group(1) if found else None
+    return None
+
+
+def used_resources(name: str) -> set[str]:
+    """What a function works with: the table, its event sources and their failure destinations, and the resources
+    its environment names (the bus for EVENT_BUS_NAME)."""
+    used = {"TagsTable"}
+    for event in (properties(name).get("Events") or {}).values():
+        event_properties = event.get("Properties") or {}
+        on_failure = ((event_properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        for value in (event_properties.get("Stream"), event_properties.get("Queue"), on_failure):
+            used.add(logical_id(value) or "")
+    used.update(logical_id(value) or "" for value in SPECS[name].environment.values())
+    return used - {""}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_each_function_names_only_resources_it_uses(name: str) -> None:
+    granted = {logical_id(resource) for resource in SPECS[name].resources}
+    assert None not in granted, f"{name}: a resource that is not one of the stack's"
+    assert granted <= used_resources(name), f"{name} may reach {sorted(granted - used_resources(name))}, unused"
+    for resource in SPECS[name].resources:
+        if "*" in json.dumps(resource):
+            assert resource == INDEX_ARN, f"{name}: wildcard resource {resource!r} (only the table's indexes)"
+
+
+def test_only_the_stream_processor_publishes_and_only_the_consumer_takes_commands() -> None:
+    def holders(action: str) -> set[str]:
+        return {name for name, spec in SPECS.items() if action in spec.actions}
+
+    assert holders("events:PutEvents") == {"StreamProcessorFunction"}
+    assert holders("dynamodb:GetRecords") == {"StreamProcessorFunction"}
+    assert holders("sqs:ReceiveMessage") == holders("sqs:DeleteMessage") == {"CommandConsumerFunction"}
+    assert holders("sqs:SendMessage") == {"StreamProcessorFunction"}  # its own on-failure queue only
+    assert not holders("dynamodb:Scan") and not holders("dynamodb:DeleteTable")
+
+
+# --- asynchronous paths and concurrency ---------------------------------------------------------------------------
+
+ASYNC_EVENT_TYPES = {"S3", "SNS", "EventBridgeRule", "CloudWatchEvent", "Schedule", "ScheduleV2", "CloudWatchLogs",
+                     "IoTRule", "AlexaSkill", "Cognito"}
+
+
+def is_dead_letter_queue(name: str | None) -> bool:
+    queue = RESOURCES.get(name or "") or {}
+    props = queue.get("Properties") or {}
+    return (queue.get("Type") == "AWS::SQS::Queue" and props.get("MessageRetentionPeriod") == 1209600
+            and props.get("SqsManagedSseEnabled") is True and "RedrivePolicy" not in props)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_asynchronous_path_ends_in_a_dead_letter_queue(name: str) -> None:
+    """Stream records, queue messages and asynchronous invocations that keep failing are kept (14 days), not lost
+    and not retried forever. API functions and the authorizer are invoked synchronously: the client sees the error."""
+    for event in (properties(name).get("Events") or {}).values():
+        kind, event_properties = event["Type"], event.get("Properties") or {}
+        if kind in ("DynamoDB", "Kinesis"):
+            destination = event_properties["DestinationConfig"]["OnFailure"]["Destination"]
+            assert is_dead_letter_queue(logical_id(destination)), f"{name}: on-failure destination"
+            assert 0 <= event_properties["MaximumRetryAttempts"] <= 100
+            assert event_properties["BisectBatchOnFunctionError"] is True
+            assert "ReportBatchItemFailures" in event_properties["FunctionResponseTypes"]
+        elif kind == "SQS":
+            queue = properties(logical_id(event_properties["Queue"]) or "")
+            redrive = queue["RedrivePolicy"]
+            assert is_dead_letter_queue(logical_id(redrive["deadLetterTargetArn"])), f"{name}: dead-letter queue"
+            assert 1 <= redrive["maxReceiveCount"] <= 10
+            assert queue["VisibilityTimeout"] >= 6 * properties(name)["Timeout"]
+            assert "ReportBatchItemFailures" in event_properties["FunctionResponseTypes"]
+        elif kind in ASYNC_EVENT_TYPES:
+            invoke_config = properties(name).get("EventInvokeConfig") or {}
+            assert (invoke_config.get("DestinationConfig") or {}).get("OnFailure") or properties(name).get(
+                "DeadLetterQueue") or event_properties.get("DeadLetterConfig"), f"{name}: {kind} without a DLQ"
+        else:
+            assert kind == "Api", f"{name}: event type {kind} is not classified here"
+
+
+def test_event_rules_keep_what_their_targets_refuse() -> None:
+    for name, resource in RESOURCES.items():
+        if resource["Type"] == "AWS::Events::Rule":
+            for target in resource["Properties"].get("Targets") or []:
+                assert "DeadLetterConfig" in target, f"{name}: target {target.get('Id')} has no dead-letter queue"
+                assert "RetryPolicy" in target
+
+
+def test_reserved_concurrency_is_optional_so_small_accounts_can_deploy() -> None:
+    """Reserving concurrency fails in an account whose quota would leave under 100 unreserved (new accounts may
+    have 10): a reservation is a parameter whose default, 0, reserves nothing."""
+    reserving = {name for name in SPECS if "ReservedConcurrentExecutions" in properties(name)}
+    assert reserving == {"StreamProcessorFunction", "CommandConsumerFunction"}
+    for name in reserving:
+        condition, value, otherwise = properties(name)["ReservedConcurrentExecutions"]["Fn::If"]
+        assert otherwise == {"Ref": "AWS::NoValue"}
+        parameter = TEMPLATE["Parameters"][value["Ref"]]
+        assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", 0, 0)
+        assert TEMPLATE["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [value, 0]}]}
+    # The command consumer is capped anyway, without a reservation: the queue's maximum concurrency.
+    scaling = properties("CommandConsumerFunction")["Events"]["CommandQueue"]["Properties"]["ScalingConfig"]
+    assert "Ref" in scaling["MaximumConcurrency"] and 2 <= resolve_number(scaling["MaximumConcurrency"]) <= 20
+
+
+def test_rate_limit_is_a_parameter_with_the_settings_defaults() -> None:
+    env = GLOBAL_FUNCTION["Environment"]["Variables"]
+    for field_name, parameter in (("rate_limit_writes", "RateLimitWrites"),
+                                  ("rate_limit_window_seconds", "RateLimitWindowSeconds")):
+        info = Settings.model_fields[field_name]
+        assert env[info.alias] == {"Ref": parameter}
+        declared = TEMPLATE["Parameters"][parameter]
+        assert (declared["Type"], declared["Default"], declared["MinValue"]) == ("Number", info.default, 1)
+
+
+def test_every_checkov_suppression_says_why() -> None:
+    for name, resource in RESOURCES.items():
+        skips = ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []
+        ids = [skip["id"] for skip in skips]
+        assert len(ids) == len(set(ids)), name
+        for skip in skips:
+            assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
+            assert len(str(skip.get("comment") or "").split()) >= 8, f"{name}: {skip['id']} needs a justification"
+
+
 # --- runtime, layer, environment, logs -------------------------------------------------------------------------
 
 def test_function_globals() -> None:
@@ -307,7 +439,11 @@ def test_api_stage_throttling_logging_and_cors() -> None:
     assert api["StageName"] == "v1"
     assert api["TracingEnabled"] is False
     (settings,) = api["MethodSettings"]
-    assert settings["ThrottlingBurstLimit"] > 0 and settings["ThrottlingRateLimit"] > 0
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    burst, rate = resolve_number(settings["ThrottlingBurstLimit"]), resolve_number(settings["ThrottlingRateLimit"])
+    assert burst > 0 and rate > 0 and burst >= rate
+    for value in (settings["ThrottlingBurstLimit"], settings["ThrottlingRateLimit"]):
+        assert "Ref" in value, "throttling is a parameter, so a stack can be tuned without editing the template"
     access_log = api["AccessLogSetting"]
     group = RESOURCES[access_log["DestinationArn"]["Fn::GetAtt"][0]]
     assert group["Type"] == "AWS::Logs::LogGroup" and resolve_number(group["Properties"]["RetentionInDays"]) > 0
