@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import importlib
 import json
+import logging
 import re
 import socket
 import uuid
@@ -355,12 +357,94 @@ def test_http_openapi_and_docs_need_no_key(local_api: Any) -> None:
         assert status == 200 and len(content) > 10_000
 
 
+API_KEY_TEXT = re.compile(r"tk_[0-9a-z]{26}_[A-Za-z0-9_-]{43}")
+
+
+def key_flow(call: Callable[..., tuple[int, Any]], write: str, read: str, revoke: Callable[[], None]) -> list[int]:
+    """Every kind of request that carries a key: reads, writes (idempotent too), refused roles, unknown, wrong,
+    malformed and revoked keys. `call(method, path, key, body=None, headers=None)` -> (status, json)."""
+    key_id = write.split("_")[1]
+    wrong_secret = f"tk_{key_id}_{'Z' * 43}"  # a real key id with a wrong secret
+    statuses = []
+    status, body = call("POST", "/tags", write, {"name": "Logged?"}, {"Idempotency-Key": "log-1"})
+    statuses.append(status)
+    tag_id = body["data"]["id"]
+    for method, path, key, payload, headers in [
+        ("POST", "/tags", write, {"name": "Logged?"}, {"Idempotency-Key": "log-1"}),  # replay
+        ("GET", "/tags", read, None, None),
+        ("GET", f"/tags/{tag_id}", read, None, None),
+        ("PATCH", f"/tags/{tag_id}", write, {"description": "x"}, {"If-Match": '"1"'}),
+        ("PATCH", f"/tags/{tag_id}", write, {"description": "y"}, {"If-Match": '"1"'}),  # 412
+        ("POST", "/conversations/c-log/tags", write, {"tags": ["Logged?", "Also logged?"]}, None),
+        ("GET", "/conversations/c-log/tags", read, None, None),
+        ("POST", "/tags", write, {"name": "\u0000"}, None),  # 400
+        ("POST", "/tags", read, {"name": "Not allowed"}, None),  # 403
+        ("GET", "/tags", wrong_secret, None, None),  # 401
+        ("GET", "/tags", "tk_" + "0" * 26 + "_" + "A" * 43, None, None),  # 401, unknown key id
+        ("GET", "/tags", write + "x", None, None),  # 401, malformed
+        ("DELETE", f"/tags/{tag_id}", write, None, None),
+    ]:
+        statuses.append(call(method, path, key, payload, headers)[0])
+    revoke()
+    statuses.append(call("GET", "/tags", read, None, None)[0])  # 401, revoked
+    return statuses
+
+
+EXPECTED_FLOW = [201, 201, 200, 200, 200, 412, 200, 200, 400, 403, 401, 401, 401, 200, 401]
+
+
 def test_http_keys_never_reach_the_log(local_api: Any, http_tenant: Any) -> None:
-    local_api.request("GET", "/tags", key=http_tenant.read_key)
-    local_api.request("POST", "/tags", json={"name": "Logged?"}, key=http_tenant.write_key)
+    def call(method: str, path: str, key: str, body: Any = None, headers: Any = None) -> tuple[int, Any]:
+        options: dict[str, Any] = {"key": key, "headers": headers}
+        if body is not None:
+            options["json"] = body
+        result = local_api.request(method, path, **options)
+        return result.status, result.json
+
+    statuses = key_flow(call, http_tenant.write_key, http_tenant.read_key,
+                        lambda: local_api.revoke_key(http_tenant.id, http_tenant.read_key_id))
+    assert statuses == EXPECTED_FLOW
     logs = local_api.logs()
-    assert http_tenant.read_key_id in logs  # the authorizer logs key ids...
+    assert http_tenant.read_key_id in logs and "key refused" in logs  # the authorizer logs key ids and refusals...
     assert http_tenant.read_key not in logs and http_tenant.write_key not in logs  # ...never keys
+    # tags-local prints its demo key once when it starts (so a developer can use it), and no key ever after.
+    banner = {f"API key: {local_api.api_key}", f"Try: curl -H 'Authorization: Bearer {local_api.api_key}' "
+                                               f"{local_api.url}/tags"}
+    leaked = [line for line in logs.splitlines() if API_KEY_TEXT.search(line) and line not in banner]
+    assert leaked == []
+    assert "Z" * 43 not in logs and "A" * 43 not in logs  # nor the secret part of a refused key
+
+
+def test_keys_never_reach_the_functions_logs(invoke: Callable[..., Any], tenant: Any, caplog: pytest.LogCaptureFixture,
+                                            capfd: pytest.CaptureFixture[str]) -> None:
+    """The same flow in process, through the real authorizer, with every logger at DEBUG: neither the records
+    (caplog) nor what Powertools' loggers print (capfd) hold a key."""
+    for spec in tpl.functions().values():  # loggers exist once their modules are imported
+        importlib.import_module(spec.module)
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    levels = [logger.level for logger in loggers]
+    caplog.set_level(logging.DEBUG)
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.DEBUG)
+
+        def call(method: str, path: str, key: str, body: Any = None, headers: Any = None) -> tuple[int, Any]:
+            result = invoke(method, path, key=key, body=body, headers=headers)
+            return result.status, result.json
+
+        statuses = key_flow(call, tenant.write_key, tenant.read_key,
+                            lambda: revoke_api_key(tenant.id, tenant.read_key_id))
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+    assert statuses == EXPECTED_FLOW
+    printed = capfd.readouterr()
+    text = caplog.text + printed.out + printed.err
+    assert "key accepted" in text and "key refused" in text, "the authorizer's log was not captured"
+    assert tenant.read_key_id in text
+    assert not API_KEY_TEXT.search(text), API_KEY_TEXT.search(text)
+    assert tenant.write_key.split("_")[2] not in text and tenant.read_key.split("_")[2] not in text
+    assert "Z" * 43 not in text and "A" * 43 not in text
 
 
 def test_committed_openapi_matches_the_code() -> None:
