@@ -18,7 +18,9 @@ def client() -> DynamoDBClient:
 
     settings = get_settings()
     config = Config(
-        retries={"mode": "standard", "max_attempts": 4},
+        # 4 attempts in all (botocore's "max_attempts" would count retries: 5). Throttled, the backoff is at most
+        # 1 + 2 + 4 s, so a request still answers 503 itself within the functions' 10 s timeout.
+        retries={"mode": "standard", "total_max_attempts": 4},
         connect_timeout=2,
         read_timeout=5,
         tcp_keepalive=True,
