@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from tags_core.auth import Principal, now_iso
-from tags_core.errors import InvalidInput, ServiceUnavailable
+from tags_core.errors import InvalidInput, NotFound, ServiceUnavailable
 from tags_core.models import KINDS
 from tags_core.repository import Repository, TagSetChanged
 from tags_core.tags import get_tag
@@ -28,7 +28,7 @@ def merge_tag(p: Principal, source_id: str, into_id: str, *, dry_run: bool,
         raise InvalidInput("A tag cannot be merged into itself.", field="into")
     try:
         into = get_tag(p, into_id, consistent=True)
-    except Exception as exc:  # NotFound on the body's id is a bad request, not a missing route
+    except NotFound as exc:  # the body's id: a bad request, not a missing route (a store fault stays a 503)
         raise InvalidInput("No tag with this id.", field="into", code="tag_not_found") from exc
     if into.get("merged_into"):
         raise InvalidInput("The target is itself being merged; merge into its target instead.", field="into")
