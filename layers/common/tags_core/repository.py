@@ -7,7 +7,9 @@ client can act on come back as domain exceptions; store faults (throttling, 5xx)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -37,6 +39,8 @@ RETRYABLE = {
     "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
     "InternalServerError", "ServiceUnavailable", "TransactionConflictException", "TransactionInProgressException",
 }
+# Calls of a BatchGetItem/BatchWriteItem while DynamoDB leaves part of it unprocessed (what it does when throttled).
+BATCH_ROUNDS = 6
 RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 
 # The fields of a tag that a tag update writes (usage is moved only by attachments, aliases only by merges).
@@ -170,6 +174,23 @@ class Repository:
                 logger.error("dynamodb error", extra={"error_code": code, "operation": operation})
             raise
 
+    def _batch(self, operation: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The responses of a batch operation called until DynamoDB has processed all of `request`, with backoff
+        between rounds; still unprocessed after BATCH_ROUNDS rounds, ServiceUnavailable (not a loop that spins
+        against a throttled table until the function times out)."""
+        unprocessed = "UnprocessedKeys" if operation == "batch_get_item" else "UnprocessedItems"
+        pending = request
+        for attempt in range(BATCH_ROUNDS):
+            if attempt:
+                time.sleep(random.uniform(0, min(0.05 * 2 ** attempt, 1.0)))  # noqa: S311 - jitter, not a secret
+            response = self._call(operation, RequestItems=pending)
+            yield response
+            pending = response.get(unprocessed) or {}
+            if not pending:
+                return
+        logger.warning("dynamodb left batch items unprocessed", extra={"operation": operation})
+        raise ServiceUnavailable()
+
     def _transact(self, actions: list[dict[str, Any]], token: str | None = None) -> None:
         for action in actions:
             (body,) = action.values()
@@ -290,13 +311,11 @@ class Repository:
         unique = {name_key(n): n for n in names}
         keys = [name_lock_key(tenant, "TAG", n) for n in unique.values()]
         for start in range(0, len(keys), 100):
-            pending: dict[str, Any] = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
-            while pending:
-                response = self._call("batch_get_item", RequestItems=pending)
+            chunk = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+            for response in self._batch("batch_get_item", chunk):
                 for item in response.get("Responses", {}).get(self.table, []):
                     lock = db.from_item(item)
                     found[name_key(lock["name"])] = lock["tag_id"]
-                pending = response.get("UnprocessedKeys") or {}
         return found
 
     def update_tag(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -490,11 +509,9 @@ class Repository:
         """BatchGetItem (consistent), 100 keys a call, unprocessed keys retried. Items in no particular order."""
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), 100):
-            pending: dict[str, Any] = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
-            while pending:
-                response = self._call("batch_get_item", RequestItems=pending)
+            chunk = {self.table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+            for response in self._batch("batch_get_item", chunk):
                 found.extend(db.from_item(i) for i in response.get("Responses", {}).get(self.table, []))
-                pending = response.get("UnprocessedKeys") or {}
         return found
 
     def read_for_attach(self, tenant: str, kind: str, object_id: str,
@@ -624,9 +641,7 @@ class Repository:
             for tag_id, attached_at in added.items()
         ] + [{"DeleteRequest": {"Key": reverse_key(tenant, tag_id, kind, object_id)}} for tag_id in removed]
         for start in range(0, len(requests), 25):
-            pending: dict[str, Any] = {self.table: requests[start:start + 25]}
-            while pending:
-                pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
+            list(self._batch("batch_write_item", {self.table: requests[start:start + 25]}))
 
     def prune_deleted_tag(self, tenant: str, kind: str, object_id: str, tag_id: str) -> None:
         """Drop a deleted tag from an object's set (it was already hidden from reads) and its reverse entry."""
