@@ -163,11 +163,10 @@ def client() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _client() -> Any:
-    import boto3  # noqa: PLC0415 - deferred like tags_core.db
-    from botocore.config import Config  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415 - deferred like tags_core.db
 
     config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=5)
-    return boto3.session.Session().client("events", region_name=get_settings().region, config=config)
+    return db.create_client("events", region_name=get_settings().region, config=config)
 
 
 def reset() -> None:
