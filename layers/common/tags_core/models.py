@@ -55,7 +55,14 @@ ColorIn = Annotated[Annotated[str, Field(max_length=7)] | None, AfterValidator(_
 Description = Annotated[Annotated[str, Field(max_length=MAX_DESCRIPTION)] | None, Field()]
 
 
-class StrictModel(BaseModel):
+class Model(BaseModel):
+    """Every model of the service. Schemas are built on first use, not at import: a function builds only the
+    models its route validates (response models are built only for the OpenAPI document)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class StrictModel(Model):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
@@ -126,17 +133,17 @@ class BatchCreate(StrictModel):
 
 # --- responses (documentation and the shape handlers return) -----------------------------------------------
 
-class Usage(BaseModel):
+class Usage(Model):
     conversation: int = 0
     customer: int = 0
     comment: int = 0
 
 
-class Account(BaseModel):
+class Account(Model):
     id: str
 
 
-class Tag(BaseModel):
+class Tag(Model):
     """A tag as the API returns it, and as it is stored (plus storage keys)."""
 
     id: str
@@ -155,31 +162,31 @@ class Tag(BaseModel):
     updated_at: str
 
 
-class TagEnvelope(BaseModel):
+class TagEnvelope(Model):
     data: Tag
 
 
-class TagRef(BaseModel):
+class TagRef(Model):
     id: str
     name: str
 
 
-class ItemError(BaseModel):
+class ItemError(Model):
     index: int
     errors: list[dict[str, Any]]
 
 
-class BatchResult(BaseModel):
+class BatchResult(Model):
     inserted: list[Tag]
     existing: list[TagRef]
     errors: list[ItemError]
 
 
-class BatchEnvelope(BaseModel):
+class BatchEnvelope(Model):
     data: BatchResult
 
 
-class ListMeta(BaseModel):
+class ListMeta(Model):
     current_page: int | None
     from_: int | None = Field(alias="from")
     to: int | None
@@ -190,36 +197,36 @@ class ListMeta(BaseModel):
     next_cursor: str | None
 
 
-class ListLinks(BaseModel):
+class ListLinks(Model):
     first: str | None
     last: str | None
     prev: str | None
     next: str | None
 
 
-class TagList(BaseModel):
+class TagList(Model):
     data: list[Tag]
     meta: ListMeta
     links: ListLinks
 
 
-class Deleted(BaseModel):
+class Deleted(Model):
     id: str
     object: str
     deleted: Literal[True]
 
 
-class DeletedEnvelope(BaseModel):
+class DeletedEnvelope(Model):
     data: Deleted
 
 
-class ErrorEntry(BaseModel):
+class ErrorEntry(Model):
     code: str
     message: str
     field: str | None = None
 
 
-class ErrorEnvelope(BaseModel):
+class ErrorEnvelope(Model):
     status: int
     description: str
     response_time: str
@@ -249,7 +256,7 @@ class GroupPatch(StrictModel):
         return self
 
 
-class Group(BaseModel):
+class Group(Model):
     id: str
     object: Literal["tag_group"] = "tag_group"
     name: str
@@ -262,11 +269,11 @@ class Group(BaseModel):
     updated_at: str
 
 
-class GroupEnvelope(BaseModel):
+class GroupEnvelope(Model):
     data: Group
 
 
-class GroupList(BaseModel):
+class GroupList(Model):
     data: list[Group]
     meta: ListMeta
     links: ListLinks
@@ -282,32 +289,32 @@ class AttachRequest(StrictModel):
     create_missing: bool = True
 
 
-class ObjectRef(BaseModel):
+class ObjectRef(Model):
     kind: Kind
     id: str
 
 
-class ObjectTagsMeta(BaseModel):
+class ObjectTagsMeta(Model):
     object: ObjectRef
     version: int
 
 
-class ObjectTagList(BaseModel):
+class ObjectTagList(Model):
     data: list[Tag]
     meta: ObjectTagsMeta
 
 
-class TaggedObject(BaseModel):
+class TaggedObject(Model):
     kind: Kind
     id: str
     attached_at: str
 
 
-class CursorMeta(BaseModel):
+class CursorMeta(Model):
     next_cursor: str | None
 
 
-class TaggedObjectList(BaseModel):
+class TaggedObjectList(Model):
     data: list[TaggedObject]
     meta: CursorMeta
 
@@ -320,7 +327,7 @@ class MergeRequest(StrictModel):
     into: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class MergeResult(BaseModel):
+class MergeResult(Model):
     id: str
     into: str
     alias: str
@@ -330,5 +337,5 @@ class MergeResult(BaseModel):
     moved: Usage | None = None
 
 
-class MergeEnvelope(BaseModel):
+class MergeEnvelope(Model):
     data: MergeResult
