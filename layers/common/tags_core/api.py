@@ -208,7 +208,17 @@ def ok(data: Any, status: int = 200, *, meta: dict[str, Any] | None = None, link
         body["meta"] = meta
     if links is not None:
         body["links"] = links
-    return Response(status_code=status, content_type=JSON, body=body, headers=headers or {})
+    return Response(status_code=status, content_type=JSON, body=_json(body), headers=headers or {})
+
+
+def _json(body: dict[str, Any]) -> str | dict[str, Any]:
+    """The body as the resolver would serialize it (compact JSON), serialized once by the C encoder: a string body
+    skips the validation middleware's recursive jsonable_encoder, about a third of a list request's own time.
+    Anything plain JSON cannot hold (a set, ...) is left to the resolver's encoders, as before."""
+    try:
+        return json.dumps(body, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return body
 
 
 def if_match() -> int | None:
