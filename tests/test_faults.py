@@ -699,11 +699,6 @@ def test_a_throttled_idempotency_record_answers_503_and_does_nothing(invoke: Inv
     assert scan(table) == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a throttled key lookup in the authorizer answers 500 internal_error, "
-                   "not 503 with Retry-After: functions/authorizer/app.py lets ServiceUnavailable escape (only "
-                   "Unauthenticated becomes 'Unauthorized'), and API Gateway turns any authorizer error into "
-                   "AUTHORIZER_FAILURE, which template.yaml GatewayResponses does not map (DEFAULT_5XX: 500; the "
-                   "local gateway's _ERROR_DEFAULTS the same)")
 def test_a_throttled_authorizer_answers_503(invoke: Invoke, tenant: Any, faults: Faults) -> None:
     faults.fail("GetItem", THROTTLES[0])
     result = invoke("GET", "/tags", key=tenant.read_key)

@@ -405,7 +405,7 @@ _ERROR_DEFAULTS: dict[str, tuple[int, str, str]] = {
                      "Missing, malformed, unknown or revoked API key; send Authorization: Bearer <api key>."),
     "ACCESS_DENIED": (403, "forbidden", "This API key may not make this request."),
     "REQUEST_TOO_LARGE": (413, "payload_too_large", "The request is too large."),
-    "AUTHORIZER_FAILURE": (500, "internal_error", "Something went wrong on our side; quote the request id."),
+    "AUTHORIZER_FAILURE": (503, "service_unavailable", "The service is busy; retry shortly."),
     "AUTHORIZER_CONFIGURATION_ERROR": (500, "internal_error",
                                        "Something went wrong on our side; quote the request id."),
     "INTEGRATION_FAILURE": (500, "internal_error", "Something went wrong on our side; quote the request id."),

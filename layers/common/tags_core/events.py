@@ -118,13 +118,18 @@ def _group_events(old: Image, new: Image, base: Callable[..., dict[str, Any]]) -
     return [("tag_group.updated", base(**ids, changes=changes))] if changes else []
 
 
+def _pruned(old: Image, new: Image, before: set[str], after: set[str]) -> bool:
+    """The clean-up after a tag deletion: it removed exactly the deleted tag it names in `pruned`."""
+    return old is not None and new is not None and bool(new.get("pruned")) and before - after == {new["pruned"]}
+
+
 def _tag_set_events(old: Image, new: Image, base: Callable[..., dict[str, Any]]) -> list[Event]:
-    if old is not None and new is not None and not _bumped(old, new):
-        return []  # the clean-up after a tag deletion: the tag already disappeared with tag.deleted
     item = new or old or {}
-    where = {"kind": item["kind"], "object_id": item["object_id"]}
     before = set((old or {}).get("tags") or {})
     after = set((new or {}).get("tags") or {})
+    if (old is not None and new is not None and not _bumped(old, new)) or _pruned(old, new, before, after):
+        return []  # a write that is not a client's change, or the clean-up: the tag went with tag.deleted
+    where = {"kind": item["kind"], "object_id": item["object_id"]}
     return ([("tag.detached", base(tag_id=tag_id, **where)) for tag_id in sorted(before - after)]
             + [("tag.attached", base(tag_id=tag_id, **where)) for tag_id in sorted(after - before)])
 

@@ -53,7 +53,9 @@ def decode_cursor(cursor: str, tenant: str, fingerprint: str) -> dict[str, Any]:
     try:
         body, signature = cursor.split(".", 1)
         payload = _unb64(body)
-        if not hmac.compare_digest(_unb64(signature), _sign(payload)):
+        expected = _b64(_sign(payload))
+        # compared as text: a non-canonical spelling of the same bytes (base64's spare bits) is not accepted
+        if _b64(payload) != body or not hmac.compare_digest(signature.encode(), expected.encode()):
             raise invalid
         data = json.loads(payload)
     except InvalidInput:

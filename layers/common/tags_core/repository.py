@@ -211,9 +211,11 @@ class Repository:
                 ConditionExpression="attribute_not_exists(PK)",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            existing = self.get_tenant(tenant) or {}
+            if (existing.get("name"), existing.get("created_at")) != (name, created_at):  # else: our own retry
                 raise Conflict(f"Tenant {tenant!r} already exists.", code="tenant_exists") from exc
-            raise
 
     def get_tenant(self, tenant: str) -> dict[str, Any] | None:
         item = self._call("get_item", TableName=self.table, Key=meta_key(tenant)).get("Item")
@@ -229,11 +231,13 @@ class Repository:
                 {"ConditionCheck": {"Key": meta_key(tenant), "ConditionExpression": "attribute_exists(PK)"}},
                 {"Put": {"Item": lookup, "ConditionExpression": "attribute_not_exists(PK)"}},
                 {"Put": {"Item": listing, "ConditionExpression": "attribute_not_exists(PK)"}},
-            ])
+            ], token=f"key-{record['key_id']}")  # a retry after a timeout is the same transaction
         except TransactionFailed as exc:
             if exc.failed(0):
                 raise NotFound(f"No tenant {tenant!r}.") from exc
-            raise
+            written = self.get_api_key(key_hash)
+            if written is None or written.get("key_id") != record["key_id"]:
+                raise  # not our own earlier attempt that committed before its response was lost
 
     def get_api_key(self, key_hash: str) -> dict[str, Any] | None:
         item = self._call("get_item", TableName=self.table, Key=api_key_lookup_key(key_hash)).get("Item")
@@ -647,10 +651,12 @@ class Repository:
         """Drop a deleted tag from an object's set (it was already hidden from reads) and its reverse entry."""
         try:
             self._call("update_item", TableName=self.table, Key=tag_set_key(tenant, kind, object_id),
-                       UpdateExpression="REMOVE #tags.#id ADD version :one",
+                       UpdateExpression="REMOVE #tags.#id SET pruned = :id ADD version :one",
                        ConditionExpression="attribute_exists(#tags.#id)",
                        ExpressionAttributeNames={"#tags": "tags", "#id": tag_id},
-                       ExpressionAttributeValues={":one": {"N": "1"}})  # a writer that read the set first retries
+                       # the version moves so a writer that read the set first retries; `pruned` tells the
+                       # stream this write was the clean-up, not a client's detach (the next Put drops it)
+                       ExpressionAttributeValues={":one": {"N": "1"}, ":id": {"S": tag_id}})
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
