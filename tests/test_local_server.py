@@ -443,7 +443,8 @@ def test_keys_never_reach_the_functions_logs(invoke: Callable[..., Any], tenant:
     assert "key accepted" in text and "key refused" in text, "the authorizer's log was not captured"
     assert tenant.read_key_id in text
     assert not API_KEY_TEXT.search(text), API_KEY_TEXT.search(text)
-    assert tenant.write_key.split("_")[2] not in text and tenant.read_key.split("_")[2] not in text
+    secrets = [key.split("_", 2)[2] for key in (tenant.write_key, tenant.read_key)]  # the secret may hold "_"
+    assert all(secret not in text for secret in secrets)
     assert "Z" * 43 not in text and "A" * 43 not in text
 
 
