@@ -276,7 +276,7 @@ class Repository:
     def get_tag(self, tenant: str, tag_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         item = self._call("get_item", TableName=self.table, Key=tag_key(tenant, tag_id),
                           ConsistentRead=consistent).get("Item")
-        return public(db.from_item(item)) if item else None
+        return db.from_item(item, without=STORAGE_ATTRS) if item else None
 
     def _tag_item(self, tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
         return {**tag_key(tenant, tag["id"]),
@@ -433,7 +433,7 @@ class Repository:
     def get_group(self, tenant: str, group_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         item = self._call("get_item", TableName=self.table, Key=group_key(tenant, group_id),
                           ConsistentRead=consistent).get("Item")
-        return public(db.from_item(item)) if item else None
+        return db.from_item(item, without=STORAGE_ATTRS) if item else None
 
     def update_group(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Write the group's own fields if still at the version read (its tag count is left to the counters)."""
@@ -842,10 +842,10 @@ class Repository:
             if len(items) == limit + 1:
                 # There is a next page: continue after the last item returned.
                 last = items[limit - 1]
-                return [public(db.from_item(i)) for i in items[:limit]], self._key_of(last, index)
+                return [db.from_item(i, without=STORAGE_ATTRS) for i in items[:limit]], self._key_of(last, index)
             start_key = response.get("LastEvaluatedKey")
             if not start_key:
-                return [public(db.from_item(i)) for i in items], None
+                return [db.from_item(i, without=STORAGE_ATTRS) for i in items], None
 
     @staticmethod
     def _key_of(item: dict[str, Any], index: str | None) -> dict[str, Any]:
