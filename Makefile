@@ -5,6 +5,7 @@
 #   make checkov          checkov on template.yaml (in its own venv, .venv-checkov)
 #   make schemathesis     schemathesis against a fresh tags-local, every operation (also part of the test suite)
 #   make openapi          regenerate docs/openapi.json
+#   make bench            the performance benchmark: prints a summary, writes docs/benchmarks.md (not part of test)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,10 +28,10 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv run test lint typecheck check-template checkov schemathesis build openapi clean
+.PHONY: help venv run test lint typecheck check-template checkov schemathesis build openapi bench clean
 
 help:
-	@echo "make run | test | lint | typecheck | check-template | checkov | schemathesis | build | openapi | venv | clean"
+	@echo "make run | test | lint | typecheck | check-template | checkov | schemathesis | build | openapi | bench | venv | clean"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -84,6 +85,10 @@ test: lint typecheck check-template
 
 openapi: $(LOCAL_STAMP)
 	$(BIN)/python -m tags_tools.openapi
+
+# Cold starts, warm latency, DynamoDB cost, memory and size (tools/tags_tools/bench.py); a few minutes.
+bench: $(DEV_STAMP)
+	$(BIN)/python -m tags_tools.bench
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)
