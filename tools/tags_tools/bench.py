@@ -1330,7 +1330,7 @@ def machine() -> dict[str, str]:
         memory = f", {kib / 1024 / 1024:.1f} GiB RAM"
     load = ""
     with contextlib.suppress(OSError):
-        load = f"; load average {' '.join(os.getloadavg().__str__().strip('()').split(', '))}"
+        load = "; load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
     versions = []
     for dist in ("boto3", "botocore", "aws-lambda-powertools", "pydantic", "moto"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
