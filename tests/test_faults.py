@@ -175,15 +175,8 @@ def _scanner() -> Any:
 
 
 def scan(table: str) -> list[dict[str, Any]]:
-    client = _scanner()
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page.get("Items", []))
-        if not page.get("LastEvaluatedKey"):
-            return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = _scanner().get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+    return sorted((item for page in pages for item in page["Items"]), key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
 
 
 def assert_consistent(table: str) -> None:

@@ -43,16 +43,8 @@ def _scanner(endpoint_url: str | None) -> Any:
 
 def scan(table: str, endpoint_url: str | None = None) -> list[dict[str, Any]]:
     """Every item of the table, in key order."""
-    client = _scanner(endpoint_url)
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page.get("Items", []))
-        if not page.get("LastEvaluatedKey"):
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
+    pages = _scanner(endpoint_url).get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+    return sorted((item for page in pages for item in page["Items"]), key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
 
 
 def assert_error(result: Any, status: int, code: str, field_name: Any = _ANY) -> dict[str, Any]:

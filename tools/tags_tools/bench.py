@@ -554,14 +554,7 @@ class State:
 
     def seed_tags(self, names: list[str], *, vary: bool = False) -> list[dict[str, Any]]:
         repo = self.service.repository()
-        records = self.tag_records(names, vary=vary)
-        items = []
-        for record in records:
-            items.append(repo._tag_item(self.tenant, record))
-            items.append(repo._name_lock(self.tenant, record))
-        self._batch_write(items)
-        self._add_count("tag_count", len(records))
-        return records
+        return self._seed(self.tag_records(names, vary=vary), (repo._tag_item, repo._name_lock), "tag_count")
 
     def seed_groups(self, names: list[str]) -> list[dict[str, Any]]:
         from tags_core.envelope import rfc3339_now  # noqa: PLC0415
@@ -572,13 +565,14 @@ class State:
         now = rfc3339_now()
         groups = [{"id": new_id(), "name": n, "name_slug": slugify(n), "description": None, "tag_count": 0,
                    "version": 1, "created_at": now, "updated_at": now, "updated_by": self.key_id} for n in names]
-        items = []
-        for group in groups:
-            items.append(repo._group_item(self.tenant, group))
-            items.append(repo._group_lock(self.tenant, group))
-        self._batch_write(items)
-        self._add_count("group_count", len(groups))
-        return groups
+        return self._seed(groups, (repo._group_item, repo._group_lock), "group_count")
+
+    def _seed(self, records: list[dict[str, Any]], makers: tuple[Callable[[str, dict[str, Any]], Any], ...],
+              counter: str) -> list[dict[str, Any]]:
+        """Each record's items (the record and its name lock) straight into moto, and the tenant's counter."""
+        self._batch_write([make(self.tenant, record) for record in records for make in makers])
+        self._add_count(counter, len(records))
+        return records
 
     def seed_tag_sets(self, kind: str, object_ids: list[str], tag_ids: list[str]) -> None:
         """Objects carrying `tag_ids`, committed like the service does (usage counts move with the set)."""
