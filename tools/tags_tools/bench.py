@@ -126,76 +126,19 @@ def verdict(ok: bool) -> str:
 
 # --- DynamoDB: moto's server in a process of its own ------------------------------------------------------------
 
-# Two shortcuts in the benchmark's own moto process (nothing else is patched), so that the benchmark fits in
-# minutes; what DynamoDB calls do and answer stays moto's. moto copies every table a transaction touches, to roll
-# back on failure: each write costs O(table size), seconds at 20,000 tags; here only the items the transaction
-# names are copied and rolled back. And see execute_result below.
+# The local server's DynamoDB (tags_tools/local/dynamodb.py): moto with the fixes of moto_fixes (a transaction copies
+# only the items it names, results are dumped as the JSON they already are), so that a write's cost does not grow
+# with the table and the benchmark fits in minutes; what DynamoDB calls do and answer stays moto's.
 MOTO_CHILD = r"""
-import copy, json, sys
-from moto.dynamodb import models
-from moto.dynamodb.models.table import Table
-from moto.server import ThreadedMotoServer
-
-class _KeepTables:
-    @staticmethod
-    def deepcopy(value, memo=None):
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-models.copy = _KeepTables
-_transact = models.DynamoDBBackend.transact_write_items
-
-def transact_write_items(self, transact_items):
-    saved = []
-    for entry in transact_items:
-        op = next(iter(entry.values()))
-        table = self.tables.get(op.get("TableName"))
-        if table is None:
-            continue
-        keys = op.get("Key") or {k: v for k, v in op.get("Item", {}).items()
-                                 if k in (table.hash_key_attr, table.range_key_attr)}
-        try:
-            hash_key, range_key = self.get_keys_value(table, keys)
-        except Exception:
-            continue
-        saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
-    try:
-        return _transact(self, transact_items)
-    except Exception:
-        for table, hash_key, range_key, item in reversed(saved):
-            if item is not None:
-                table.items[hash_key][range_key] = item
-            elif range_key is not None:
-                table.items[hash_key].pop(range_key, None)
-        raise
-
-models.DynamoDBBackend.transact_write_items = transact_write_items
-
-# moto serializes results by walking the service model, member by member: ~35 ms for a page of 20 items. The
-# results of reads and writes are already wire-format JSON (the same document, checked), so dump them directly.
-from moto.dynamodb.responses import DynamoResult
-_execute = DynamoResult.execute_result
-
-def execute_result(self, context):
-    try:
-        body = json.dumps(self.result)
-    except TypeError:  # datetimes (table descriptions): moto's own serializer
-        return _execute(self, context)
-    return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
-
-DynamoResult.execute_result = execute_result
-# Keep-alive, as Lambda's connections to DynamoDB are: werkzeug answers HTTP/1.0 (a connection per request) unless told.
-from werkzeug.serving import WSGIRequestHandler
-WSGIRequestHandler.protocol_version = "HTTP/1.1"
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+import json, sys
+from tags_tools.local.dynamodb import EmbeddedDynamoDB
+server = EmbeddedDynamoDB(sweep_interval=0)
 server.start()
-host, port = server.get_host_and_port()
-print(f"http://{host}:{port}", flush=True)
+print(server.url, flush=True)
 for line in sys.stdin:  # "seed <table> <file of JSON items>": bulk loading without HTTP; EOF: the end
     _, table, path = line.split()
-    backend = models.dynamodb_backends["123456789012"]["us-east-1"]
     with open(path) as f:
-        for item in json.load(f):
-            backend.put_item(table, item)
+        server.put_items(table, json.load(f))
     print("seeded", flush=True)
 server.stop()
 """
@@ -1619,7 +1562,9 @@ def main(argv: list[str] | None = None) -> int:
     document, summary = render(report)
     if not args.no_write:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(document)
+        from tags_tools.soak import keep_section  # noqa: PLC0415
+
+        args.output.write_text(keep_section(document, args.output))
     print(summary)
     return 0
 

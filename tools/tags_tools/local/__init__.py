@@ -1,0 +1,1 @@
+"""Local tools: the embedded DynamoDB and the fixes that keep moto fit for long runs."""

@@ -1,0 +1,336 @@
+"""The only code of this project that reaches into moto's internals: what makes moto's DynamoDB behave like DynamoDB
+under sustained use, for the local server (`tags-local`, `tags-dynamodb`) and the benchmark.
+
+Unpatched, moto 5.2 collapses after a few hundred writes (measured: 9.1 GB and 1.27 s per write after 300 object
+writes through `make run`):
+
+1. Transactions. `transact_write_items` deep-copies every table it touches, items and stream records included,
+   so that it can roll back: each transaction costs O(everything ever written). Here a transaction saves only the
+   items it names (and the stream's length) and restores those when it is cancelled: O(items in the transaction).
+   What it does otherwise stays moto's own code: conditions, ReturnValuesOnConditionCheckFailure, the cancellation
+   reasons in the order of the actions.
+2. The stream. moto keeps every stream record forever, and its shard iterators too (two new ones per GetRecords).
+   Here a record is trimmed once a GetRecords has returned it and it is older than `delivered_retention` seconds,
+   and any record after DynamoDB's own 24 hours. A read of a position that was trimmed raises
+   TrimmedDataAccessException and an iterator older than 15 minutes ExpiredIteratorException, as on DynamoDB:
+   never a silent gap. Sequence numbers stay what they were (the shard's starting number moves with the trim).
+3. Time to live. DynamoDB deletes items whose TTL attribute is in the past (with a REMOVE stream record); moto never
+   does, so rate-limit windows and idempotency records pile up and every index Query (which moto answers by reading
+   the whole table) slows down. `sweep_expired` deletes them; the local server calls it every few seconds.
+4. Answers. moto serializes a result by walking the service model member by member (~35 ms for a page of 20 items);
+   DynamoDB's results are already wire-format JSON, so they are dumped directly (tests compare both documents).
+5. Instance tracking. Every moto model object is appended to a class-wide list when it is created (for moto's
+   dashboard) and never removed: every item version ever written, every copy an update or a transaction makes,
+   every stream record and shard iterator stays in memory for the life of the process (measured: 7,285 Item
+   objects held for 1,310 items in the table after 1,500 requests). Items, stream records and shard iterators are
+   not tracked here (moto's dashboard still lists tables).
+
+`apply()` installs all of it, once per process, and refuses (UnsupportedMoto) a moto version it was not checked
+against or whose internals are not the shape it expects: a new moto fails loudly here instead of being silently
+wrong. Tests (tests/test_embedded_dynamodb.py) prove the DynamoDB semantics on the embedded server.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Iterator
+from importlib.metadata import version
+from typing import Any
+
+__all__ = ["CHECKED_MOTO_VERSIONS", "UnsupportedMoto", "apply", "stats", "sweep_expired", "trim", "untracked"]
+
+CHECKED_MOTO_VERSIONS = ("5.2.5",)
+STREAM_RETENTION = 24 * 3600.0  # DynamoDB Streams keep a record for 24 hours
+ITERATOR_LIFETIME = 15 * 60.0  # a shard iterator expires 15 minutes after it is returned
+ITERATOR_SWEEP_EVERY = 256  # iterators handed out between two sweeps of the expired ones
+
+_lock = threading.Lock()
+_applied: dict[str, float] = {}
+_UNTRACKED = ("Item", "StreamRecord", "ShardIterator")  # moto models created per request (fix 5)
+_counters = {"transactions": 0, "items_saved": 0, "rollbacks": 0, "records_trimmed": 0, "iterators_expired": 0,
+             "items_expired": 0}
+
+
+class UnsupportedMoto(RuntimeError):
+    """moto is not a version these fixes were checked against, or its internals changed."""
+
+
+def stats() -> dict[str, int]:
+    """What the fixes did so far in this process (tests assert on it: what a transaction copied, what was trimmed)."""
+    return dict(_counters)
+
+
+def apply(*, delivered_retention: float = 60.0) -> None:
+    """Install the fixes in this process's moto (idempotent; the retention of the last call wins)."""
+    with _lock:
+        _applied["delivered_retention"] = delivered_retention
+        if "installed" in _applied:
+            return
+        installed = version("moto")
+        if installed not in CHECKED_MOTO_VERSIONS:
+            raise UnsupportedMoto(
+                f"moto {installed} is not one of {', '.join(CHECKED_MOTO_VERSIONS)}, the versions "
+                "tools/tags_tools/local/moto_fixes.py was checked against: check the fixes against it, then add it")
+        _install()
+        _applied["installed"] = 1.0
+
+
+# --- 1. transactions ----------------------------------------------------------------------------------------------
+
+class _TablesAreNotCopied:
+    """Stands in for the `copy` module inside moto.dynamodb.models: moto's own whole-table backup becomes a no-op
+    (the wrapper below backs up the touched items instead); every other deepcopy there is the real one."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> Iterator[tuple[Any, Any, Any]]:
+    """(table, hash key, range key) of every action that names a key of an existing table."""
+    for entry in transact_items:
+        for op in entry.values():
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            if table is None:
+                continue
+            source = op.get("Key") or op.get("Item") or {}
+            keys = {name: source[name] for name in (table.hash_key_attr, table.range_key_attr) if name in source}
+            try:
+                yield (table, *backend.get_keys_value(table, keys))
+            except Exception:  # noqa: S112 - a malformed key: moto's own code refuses it, nothing to save
+                continue
+
+
+def _restore(table: Any, hash_key: Any, range_key: Any, saved: Any) -> None:
+    if range_key is None:
+        if saved is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = saved
+        return
+    partition = table.items[hash_key]
+    if saved is None:
+        partition.pop(range_key, None)
+        if not partition:
+            table.items.pop(hash_key, None)
+    else:
+        partition[range_key] = saved
+
+
+def _wrap_transactions(original: Any) -> Any:
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        saved = [(table, hk, rk, copy.deepcopy(table.get_item(hk, rk))) for table, hk, rk in
+                 _touched(self, transact_items)]
+        shards = {id(table.stream_shard): (table.stream_shard, _next_sequence(table.stream_shard))
+                  for table, *_ in saved if table.stream_shard is not None}
+        _counters["transactions"] += 1
+        _counters["items_saved"] += len(saved)
+        try:
+            return original(self, transact_items)
+        except Exception:
+            _counters["rollbacks"] += 1
+            for table, hash_key, range_key, item in reversed(saved):
+                _restore(table, hash_key, range_key, item)
+            for shard, next_sequence in shards.values():  # the records of the cancelled writes go too
+                del shard.items[max(0, next_sequence - shard.starting_sequence_number):]
+            raise
+
+    return transact_write_items
+
+
+# --- 2. the stream ------------------------------------------------------------------------------------------------
+
+def _next_sequence(shard: Any) -> int:
+    return int(shard.starting_sequence_number) + len(shard.items)
+
+
+def _record_age(record: Any, now: float) -> float:
+    created = record.record["dynamodb"]["ApproximateCreationDateTime"]
+    return now - (created.timestamp() if hasattr(created, "timestamp") else float(created))
+
+
+def trim(shard: Any, now: float | None = None) -> int:
+    """Drop the records at the head of the shard that were delivered and are older than the retention, or older
+    than DynamoDB's 24 hours. Returns how many."""
+    now = time.time() if now is None else now
+    delivered_upto = getattr(shard, "tags_delivered_upto", 0)
+    retention = _applied.get("delivered_retention", 60.0)
+    count = 0
+    for record in shard.items:
+        age = _record_age(record, now)
+        sequence = int(shard.starting_sequence_number) + count
+        if age > STREAM_RETENTION or (sequence < delivered_upto and age > retention):
+            count += 1
+        else:
+            break
+    if count:
+        del shard.items[:count]
+        shard.starting_sequence_number += count
+        _counters["records_trimmed"] += count
+    return count
+
+
+def _stream_error(code: str, message: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+    return JsonRESTError(code, message)
+
+
+def _shard_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+    trim(self)
+    offset = start - int(self.starting_sequence_number)
+    if offset < 0:
+        raise _stream_error("TrimmedDataAccessException",
+                            f"Records before sequence number {self.starting_sequence_number} have been trimmed.")
+    records = [record.to_json() for record in self.items[offset:offset + quantity]]
+    if records:
+        self.tags_delivered_upto = max(getattr(self, "tags_delivered_upto", 0), start + len(records))
+    return records
+
+
+def _wrap_iterator_init(original: Any) -> Any:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.tags_created = time.monotonic()
+        backend = self.streams_backend
+        handed_out = getattr(backend, "tags_handed_out", 0) + 1
+        backend.tags_handed_out = handed_out
+        if handed_out % ITERATOR_SWEEP_EVERY == 0:
+            _expire_iterators(backend)
+
+    return __init__
+
+
+def _expire_iterators(backend: Any) -> None:
+    oldest = time.monotonic() - ITERATOR_LIFETIME
+    expired = [arn for arn, it in backend.shard_iterators.items() if getattr(it, "tags_created", 0) < oldest]
+    for arn in expired:
+        del backend.shard_iterators[arn]
+    _counters["iterators_expired"] += len(expired)
+
+
+def _wrap_get_records(original: Any) -> Any:
+    def get_records(self: Any, iterator_arn: str, limit: int) -> dict[str, Any]:
+        iterator = self.shard_iterators.get(iterator_arn)
+        if iterator is None or getattr(iterator, "tags_created", 0) < time.monotonic() - ITERATOR_LIFETIME:
+            self.shard_iterators.pop(iterator_arn, None)
+            raise _stream_error("ExpiredIteratorException", "Iterator expired. The iterator was created over 15 "
+                                "minutes ago, or is not one this stream handed out.")
+        return original(self, iterator_arn, limit)
+
+    return get_records
+
+
+# --- 3. time to live ----------------------------------------------------------------------------------------------
+
+def sweep_expired(now: float | None = None) -> int:
+    """Delete every item whose TTL attribute is a number of epoch seconds in the past, in every table of every
+    account and region of this process's moto, as DynamoDB's TTL does (a REMOVE stream record each). Returns how
+    many."""
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+
+    now = time.time() if now is None else now
+    deleted = 0
+    for account in list(dynamodb_backends.values()):
+        for backend in list(account.values()):
+            for table in list(backend.tables.values()):
+                deleted += _sweep_table(table, now)
+    _counters["items_expired"] += deleted
+    return deleted
+
+
+def _sweep_table(table: Any, now: float) -> int:
+    spec = getattr(table, "ttl", None) or {}
+    attribute = spec.get("AttributeName") if spec.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
+    if not attribute:
+        return 0
+    expired = []
+    for partition in list(table.items.values()):
+        for item in (partition.values() if isinstance(partition, dict) else [partition]):
+            value = item.attrs.get(attribute)
+            if value is not None and value.type == "N" and float(value.value) < now:
+                expired.append((item.hash_key, item.range_key))
+    for hash_key, range_key in expired:
+        table.delete_item(hash_key, range_key)
+    return len(expired)
+
+
+# --- 4. answers ---------------------------------------------------------------------------------------------------
+
+def _wrap_execute_result(original: Any) -> Any:
+    def execute_result(self: Any, context: Any) -> Any:
+        try:
+            body = json.dumps(self.result)
+        except TypeError:  # datetimes (table descriptions): moto's own serializer
+            return original(self, context)
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    return execute_result
+
+
+# --- 5. instance tracking ---------------------------------------------------------------------------------------
+
+def _new_untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
+
+
+def untracked() -> dict[str, int]:
+    """How many instances of the per-request models moto holds in its tracking lists (0 once fixed)."""
+    from moto.core.model_instances import model_data  # noqa: PLC0415
+
+    models = {**model_data["dynamodb"], **model_data["dynamodbstreams"]}
+    return {name: len(getattr(models[name], "instances_tracked", ())) for name in _UNTRACKED}
+
+
+def _stop_tracking() -> None:
+    """Their own `__new__` (BaseModel's appends to the tracking list); it outlives moto's resets of the lists."""
+    from moto.core.common_models import BaseModel  # noqa: PLC0415
+    from moto.core.model_instances import model_data  # noqa: PLC0415
+
+    models = {**model_data["dynamodb"], **model_data["dynamodbstreams"]}
+    for name in _UNTRACKED:
+        model: Any = models.get(name)
+        if model is None or model.__new__ is not BaseModel.__new__:
+            raise UnsupportedMoto(f"moto's {name} is not created by BaseModel.__new__ any more: check moto_fixes.py")
+        model.__new__ = staticmethod(_new_untracked)
+        model.instances_tracked = []
+
+
+# --- installing ---------------------------------------------------------------------------------------------------
+
+def _require(owner: Any, name: str) -> Any:
+    value = getattr(owner, name, None)
+    if value is None:
+        raise UnsupportedMoto(f"moto's {getattr(owner, '__name__', owner)}.{name} is gone: check moto_fixes.py")
+    return value
+
+
+def _install() -> None:
+    from moto.dynamodb import models  # noqa: PLC0415
+    from moto.dynamodb.models.table import StreamShard, Table  # noqa: PLC0415
+    from moto.dynamodb.responses import DynamoResult  # noqa: PLC0415
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator  # noqa: PLC0415
+
+    if _require(models, "copy") is not copy:
+        raise UnsupportedMoto("moto.dynamodb.models no longer backs up tables with copy.deepcopy")
+    checked: tuple[tuple[Any, str], ...] = (
+        (StreamShard, "get"), (StreamShard, "add"), (Table, "delete_item"), (DynamoDBStreamsBackend, "get_records"),
+        (models.DynamoDBBackend, "transact_write_items"), (DynamoResult, "execute_result"))
+    for owner, name in checked:
+        _require(owner, name)
+    patches: tuple[tuple[Any, str, Any], ...] = (
+        (models, "copy", _TablesAreNotCopied),
+        (models.DynamoDBBackend, "transact_write_items",
+         _wrap_transactions(models.DynamoDBBackend.transact_write_items)),
+        (StreamShard, "get", _shard_get),
+        (ShardIterator, "__init__", _wrap_iterator_init(ShardIterator.__init__)),
+        (DynamoDBStreamsBackend, "get_records", _wrap_get_records(DynamoDBStreamsBackend.get_records)),
+        (DynamoResult, "execute_result", _wrap_execute_result(DynamoResult.execute_result)))
+    for owner, name, replacement in patches:
+        setattr(owner, name, replacement)
+    _stop_tracking()
