@@ -44,6 +44,7 @@ from tags_core.auth import Principal, create_api_key, create_tenant
 from tags_tools import template as tpl
 from tags_tools.admin import target
 from tags_tools.events import MethodNotAllowed, RouteNotFound, rest_event
+from tags_tools.local import moto_fixes
 from tags_tools.local_server import Gateway, GatewayRequest
 
 TEST_TABLE = "tags-test"
@@ -165,6 +166,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The service's table in a fresh in-process moto (state does not outlive the test). Requests from several
     threads are applied one at a time, as DynamoDB applies each atomically."""
     _one_request_at_a_time(monkeypatch)
+    moto_fixes.apply()  # what tags-local's DynamoDB has: a transaction's cost bounded, stream shards kept
     with mock_aws():
         db.reset()
         client = boto3.client("dynamodb", region_name=REGION)

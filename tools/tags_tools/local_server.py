@@ -5,8 +5,9 @@ route matching (unknown path 404, known path with another method 405), CORS pref
 (identity header, validation expression, policy evaluation, result cache), the REST proxy event, and the
 gateway's own errors in the service's envelope. The functions' real `lambda_handler`s answer.
 
-DynamoDB is moto's server on a free local port (in memory: data is gone when the server stops), or any DynamoDB
-given with `--dynamodb-endpoint` (e.g. DynamoDB Local, for data that survives restarts).
+DynamoDB is moto's server on a free local port, with the fixes that keep it fit for long runs
+(tags_tools/local/moto_fixes.py; in memory: data is gone when the server stops), or any DynamoDB given with
+`--dynamodb-endpoint` (`tags-dynamodb`, the same server as a process of its own, or DynamoDB Local).
 
 The table-stream consumers run too (polling the table's stream). Their change events go to the log instead of
 EventBridge, and with `--events-file PATH` are also appended to that file as JSON lines (docs/events.md).
@@ -16,7 +17,8 @@ Concurrency: each function runs like a Lambda execution environment, one request
 this process, one request at a time: Powertools' resolver keeps the current event in class attributes, so two
 requests handled by threads of one interpreter would see each other's events.
 
-Also served, without auth: `GET /openapi.json` (the merged OpenAPI document) and Swagger UI at `GET /docs`.
+Also served, without auth: `GET /openapi.json` (the merged OpenAPI document), Swagger UI at `GET /docs`, and
+`GET /_local/status` (the stream consumers' progress and the embedded DynamoDB's counters, for `make soak`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -61,6 +64,8 @@ from tags_tools.events import (
     rest_event,
     token_authorizer_event,
 )
+from tags_tools.local import moto_fixes
+from tags_tools.local.dynamodb import EmbeddedDynamoDB
 
 __all__ = [
     "EmbeddedDynamoDB",
@@ -87,6 +92,7 @@ MAX_GATEWAY_BODY = 10 * 1024 * 1024  # API Gateway's own payload limit; the func
 DEMO_TENANT = "demo"
 
 JSON_TYPE = "application/json"
+STATUS_PATH = "/_local/status"  # the stream consumers' progress and the embedded DynamoDB's counters
 _UNSET: Any = object()
 
 
@@ -656,6 +662,7 @@ class LocalServer:
         self.base_url = base_url
         self._spec: bytes | None = None
         self._spec_lock = threading.Lock()
+        self.status: Callable[[], dict[str, Any]] | None = None  # what GET /_local/status answers
 
     def openapi_json(self) -> bytes:
         with self._spec_lock:
@@ -697,6 +704,8 @@ class LocalServer:
             return None
         if request.path == "/openapi.json":
             return Response(self.openapi_json(), mimetype=JSON_TYPE)
+        if request.path == STATUS_PATH and self.status is not None:
+            return Response(json.dumps(self.status()), mimetype=JSON_TYPE, headers={"Cache-Control": "no-store"})
         if request.path in ("/docs", "/docs/"):
             local = all(_swagger_asset(file) is not None for file, _ in _SWAGGER_ASSETS.values())
             base = "/docs" if local else _SWAGGER_CDN
@@ -774,43 +783,6 @@ def seed_demo_tenant() -> tuple[str, str, str]:
         auth.create_tenant("Demo", tenant_id=DEMO_TENANT)
     key_id, key = auth.create_api_key(DEMO_TENANT, "write", "local demo")
     return DEMO_TENANT, key_id, key
-
-
-class EmbeddedDynamoDB:
-    """moto's DynamoDB as a local HTTP endpoint (what moto's ThreadedMotoServer runs), applying one request at a
-    time: moto handles concurrent requests without isolation (two transactions could both pass their conditions),
-    DynamoDB applies each request atomically."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server  # noqa: PLC0415
-
-        dispatcher = DomainDispatcherApplication(create_backend_app)
-        lock = threading.Lock()
-
-        def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            with lock:
-                return list(dispatcher(environ, start_response))  # the whole answer, inside the lock
-
-        self._server = make_server(host, port, serialized, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dynamodb-local", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
 
 
 def _quiet_libraries() -> None:
@@ -891,6 +863,7 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
         thread = threading.Thread(target=server.serve_forever, name="tags-local", daemon=True)
         thread.start()
         pollers = _start_stream_consumers(gateway, table_name, dynamodb_endpoint) if streams else []
+        app.status = functools.partial(_status, pollers, embedded=moto is not None)
     except BaseException:
         if moto is not None:
             moto.stop()
@@ -898,6 +871,14 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
     return LocalApi(url=url, dynamodb_endpoint=dynamodb_endpoint, table_name=table_name, tenant_id=tenant,
                     api_key=key, api_key_id=key_id, gateway=gateway, _server=server, _thread=thread, _moto=moto,
                     _pollers=pollers)
+
+
+def _status(pollers: list[Any], *, embedded: bool) -> dict[str, Any]:
+    """What GET /_local/status answers: each stream consumer's progress (caught_up: it has read to the end of the
+    stream and processed everything it read) and, with the embedded DynamoDB, what moto_fixes did so far."""
+    consumers = [poller.status() for poller in pollers]
+    return {"stream": consumers, "caught_up": all(c["caught_up"] for c in consumers),
+            "dynamodb": moto_fixes.stats() if embedded else None}
 
 
 def _start_stream_consumers(gateway: Gateway, table_name: str, endpoint_url: str) -> list[Any]:
