@@ -6,6 +6,8 @@
 #   make schemathesis     schemathesis against a fresh tags-local, every operation (also part of the test suite)
 #   make openapi          regenerate docs/openapi.json
 #   make bench            the performance benchmark: prints a summary, writes docs/benchmarks.md (not part of test)
+#   make soak             tags-local under 10,000 mixed requests, twice (embedded and external DynamoDB): RSS, p50/p99
+#                         per route first vs last 1,000, stream lag, idle CPU; writes its section of docs/benchmarks.md
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -28,10 +30,10 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv run test lint typecheck check-template checkov schemathesis build openapi bench clean
+.PHONY: help venv run test lint typecheck check-template checkov schemathesis build openapi bench soak clean
 
 help:
-	@echo "make run | test | lint | typecheck | check-template | checkov | schemathesis | build | openapi | bench | venv | clean"
+	@echo "make run | test | lint | typecheck | check-template | checkov | schemathesis | build | openapi | bench | soak | venv | clean"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -89,6 +91,10 @@ openapi: $(LOCAL_STAMP)
 # Cold starts, warm latency, DynamoDB cost, memory and size (tools/tags_tools/bench.py); a few minutes.
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tags_tools.bench
+
+# Exits 1 when a target of the soak is missed (the figures are written either way).
+soak: $(LOCAL_STAMP)
+	$(BIN)/python -m tags_tools.soak
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache $(CHECKOV_VENV)
