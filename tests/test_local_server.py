@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -355,6 +356,22 @@ def test_http_openapi_and_docs_need_no_key(local_api: Any) -> None:
         assert asset.startswith("/docs/"), "assets are served locally (works offline)"
         status, _, content = local_api.request_raw("GET", asset, key=None)
         assert status == 200 and len(content) > 10_000
+
+
+def test_http_local_status_says_when_the_stream_is_processed_to_its_end(local_api: Any, http_tenant: Any) -> None:
+    status, _, _ = local_api.request("POST", "/tags", json={"name": "Status probe"}, key=http_tenant.write_key)
+    assert status == 201
+    written, deadline = time.time(), time.monotonic() + 30
+    while True:  # caught up by a poll that started after the write
+        status, headers, report = local_api.request("GET", "/_local/status", key=None)
+        assert status == 200 and headers["Cache-Control"] == "no-store"
+        consumers = report["stream"]
+        if all(c["caught_up"] and c["last_poll"] > written for c in consumers) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert consumers and report["caught_up"], report
+    assert all(c["pending"] == 0 and c["lost"] == 0 and c["processed"] >= 1 for c in consumers)
+    assert report["dynamodb"]["transactions"] >= 1
 
 
 API_KEY_TEXT = re.compile(r"tk_[0-9a-z]{26}_[A-Za-z0-9_-]{43}")

@@ -1,0 +1,292 @@
+"""The embedded DynamoDB that `tags-local` runs (tags_tools/local/dynamodb.py with moto_fixes), over HTTP as the
+SDK talks to it: what DynamoDB guarantees still holds with the fixes in, and a transaction's cost does not grow with
+the table or its stream (asserted by what it copies, not by time)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.models import dynamodb_backends
+
+from tags_tools import template as tpl
+from tags_tools.local import moto_fixes
+from tags_tools.local.dynamodb import EmbeddedDynamoDB
+from tags_tools.stream_poller import StreamPoller
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedDynamoDB]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            patch.setenv(name, os.environ.get(name) or "testing")
+        patch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+        embedded = EmbeddedDynamoDB(sweep_interval=0)
+        embedded.start()
+        yield embedded
+        embedded.stop()
+
+
+@pytest.fixture
+def clients(server: EmbeddedDynamoDB) -> tuple[Any, Any]:
+    return (boto3.client("dynamodb", endpoint_url=server.url, region_name=REGION),
+            boto3.client("dynamodbstreams", endpoint_url=server.url, region_name=REGION))
+
+
+@pytest.fixture
+def table(clients: tuple[Any, Any]) -> Iterator[str]:
+    """The service's table (keys, indexes, stream and TTL from template.yaml), a new one per test."""
+    dynamodb, _ = clients
+    name = f"embedded-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(TableName=name, **tpl.table_definition())
+    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": tpl.table_ttl_attribute() or "expires_at"})
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+def key(pk: str, sk: str = "A") -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def item(pk: str, sk: str = "A", **attributes: Any) -> dict[str, Any]:
+    return {**key(pk, sk), **{name: {"N": str(v)} if isinstance(v, int) else {"S": v}
+                               for name, v in attributes.items()}}
+
+
+class Stream:
+    """The table's stream read from its start with one iterator, as a consumer would."""
+
+    def __init__(self, clients: tuple[Any, Any], table: str) -> None:
+        dynamodb, self.streams = clients
+        self.arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        self.iterator = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard,
+                                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
+    def read(self) -> list[dict[str, Any]]:
+        response = self.streams.get_records(ShardIterator=self.iterator)
+        self.iterator = response["NextShardIterator"]
+        return list(response["Records"])
+
+
+def changes(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(r["eventName"], r["dynamodb"]["Keys"]["PK"]["S"]) for r in records]
+
+
+def put(pk: str, **attributes: Any) -> dict[str, Any]:
+    return {"Put": {"TableName": "", "Item": item(pk, **attributes)}}
+
+
+def on(table: str, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for action in actions:
+        next(iter(action.values()))["TableName"] = table
+    return actions
+
+
+def test_a_cancelled_transaction_changes_no_item_and_adds_no_stream_record(clients: tuple[Any, Any],
+                                                                           table: str) -> None:
+    dynamodb, _ = clients
+    dynamodb.put_item(TableName=table, Item=item("a", n=1))
+    stream = Stream(clients, table)
+    assert changes(stream.read()) == [("INSERT", "a")]
+
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(TransactItems=on(table, [
+            {"Update": {"TableName": "", "Key": key("a"), "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            put("b", n=2),
+            {"Delete": {"TableName": "", "Key": key("c")}},
+            {"ConditionCheck": {"TableName": "", "Key": key("missing"), "ConditionExpression": "attribute_exists(PK)"}},
+        ]))
+
+    error = cancelled.value.response
+    assert error["Error"]["Code"] == "TransactionCanceledException"
+    assert [r["Code"] for r in error["CancellationReasons"]] == ["None", "None", "None", "ConditionalCheckFailed"]
+    assert dynamodb.get_item(TableName=table, Key=key("a"))["Item"]["n"] == {"N": "1"}
+    assert "Item" not in dynamodb.get_item(TableName=table, Key=key("b"))
+    assert stream.read() == []
+    dynamodb.put_item(TableName=table, Item=item("d"))
+    assert changes(stream.read()) == [("INSERT", "d")]  # and the sequence goes on where it was
+
+
+def test_a_committed_transaction_adds_exactly_its_records_in_order(clients: tuple[Any, Any], table: str) -> None:
+    dynamodb, _ = clients
+    for pk in ("old", "gone"):
+        dynamodb.put_item(TableName=table, Item=item(pk, n=1))
+    stream = Stream(clients, table)
+    before = stream.read()
+
+    dynamodb.transact_write_items(TransactItems=on(table, [
+        put("new", n=1),
+        {"Update": {"TableName": "", "Key": key("old"), "UpdateExpression": "SET n = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+        {"Delete": {"TableName": "", "Key": key("gone")}},
+    ]))
+
+    records = stream.read()
+    assert changes(records) == [("INSERT", "new"), ("MODIFY", "old"), ("REMOVE", "gone")]
+    modified = records[1]["dynamodb"]
+    assert (modified["OldImage"]["n"], modified["NewImage"]["n"]) == ({"N": "1"}, {"N": "2"})
+    sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in before + records]
+    assert sequence == sorted(sequence) and len(set(sequence)) == len(sequence)
+
+
+def test_conditions_answer_as_dynamodb_does(clients: tuple[Any, Any], table: str) -> None:
+    dynamodb, _ = clients
+    dynamodb.put_item(TableName=table, Item=item("a", name="first"))
+
+    with pytest.raises(ClientError) as failed:
+        dynamodb.put_item(TableName=table, Item=item("a", name="second"),
+                          ConditionExpression="attribute_not_exists(PK)", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert failed.value.response["Item"]["name"] == {"S": "first"}
+
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(TransactItems=on(table, [
+            put("b"),
+            {"Put": {"TableName": "", "Item": item("a", name="third"),
+                     "ConditionExpression": "attribute_not_exists(PK)",
+                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+        ]))
+    reasons = cancelled.value.response["CancellationReasons"]
+    assert reasons[0] == {"Code": "None"}
+    assert reasons[1]["Code"] == "ConditionalCheckFailed" and reasons[1]["Item"]["name"] == {"S": "first"}
+    assert dynamodb.get_item(TableName=table, Key=key("a"))["Item"]["name"] == {"S": "first"}
+
+
+def test_a_transaction_copies_only_the_items_it_names_however_large_the_table_and_stream(
+        server: EmbeddedDynamoDB, clients: tuple[Any, Any], table: str) -> None:
+    dynamodb, _ = clients
+
+    def copied_by_one_transaction(number: int) -> int:
+        before = moto_fixes.stats()["items_saved"]
+        dynamodb.transact_write_items(TransactItems=on(table, [put(f"t{number}"), put(f"u{number}")]))
+        return moto_fixes.stats()["items_saved"] - before
+
+    small = copied_by_one_transaction(0)
+    server.put_items(table, [item(f"bulk-{i}", n=i) for i in range(3000)])
+    for number in range(1, 301):  # with the bulk load, 3,602 stream records, none read yet
+        dynamodb.transact_write_items(TransactItems=on(table, [put(f"x{number}"), put(f"y{number}")]))
+    large = copied_by_one_transaction(1)
+    tables = dynamodb_backends["123456789012"][REGION].tables
+    same_table = tables[table]
+    with pytest.raises(ClientError):  # moto rolls back by putting its copy of the table in place: none was made
+        dynamodb.transact_write_items(TransactItems=on(table, [put("z"), {"ConditionCheck": {
+            "TableName": "", "Key": key("missing"), "ConditionExpression": "attribute_exists(PK)"}}]))
+
+    assert small == large == 2
+    assert tables[table] is same_table and len(same_table.stream_shard.items) == 3604
+    assert moto_fixes.untracked() == {"Item": 0, "StreamRecord": 0, "ShardIterator": 0}
+
+
+def test_delivered_records_are_trimmed_and_reading_a_trimmed_position_is_an_error(
+        server: EmbeddedDynamoDB, clients: tuple[Any, Any], table: str) -> None:
+    dynamodb, streams = clients
+    for pk in ("a", "b", "c"):
+        dynamodb.put_item(TableName=table, Item=item(pk))
+    stream = Stream(clients, table)
+    shard_id = streams.describe_stream(StreamArn=stream.arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    from_start = streams.get_shard_iterator(StreamArn=stream.arn, ShardId=shard_id,
+                                            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert len(stream.read()) == 3
+    dynamodb.put_item(TableName=table, Item=item("d"))  # not delivered yet
+
+    moto_fixes.apply(delivered_retention=0)
+    try:
+        assert changes(stream.read()) == [("INSERT", "d")]  # trims the three delivered before answering
+    finally:
+        moto_fixes.apply(delivered_retention=60)
+
+    with pytest.raises(ClientError) as trimmed:
+        streams.get_records(ShardIterator=from_start)
+    assert trimmed.value.response["Error"]["Code"] == "TrimmedDataAccessException"
+    oldest = streams.get_shard_iterator(StreamArn=stream.arn, ShardId=shard_id,
+                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert changes(streams.get_records(ShardIterator=oldest)["Records"]) == [("INSERT", "d")]
+
+
+def test_undelivered_records_are_kept_for_24_hours(server: EmbeddedDynamoDB, clients: tuple[Any, Any],
+                                                    table: str) -> None:
+    dynamodb, _ = clients
+    dynamodb.put_item(TableName=table, Item=item("a"))
+    shard = dynamodb_backends["123456789012"][REGION].tables[table].stream_shard
+    assert moto_fixes.trim(shard, now=time.time() + 23 * 3600) == 0
+    assert moto_fixes.trim(shard, now=time.time() + 25 * 3600) == 1
+
+
+def test_an_old_iterator_expires(clients: tuple[Any, Any], table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    dynamodb, _ = clients
+    dynamodb.put_item(TableName=table, Item=item("a"))
+    stream = Stream(clients, table)
+    monkeypatch.setattr(moto_fixes, "ITERATOR_LIFETIME", -1.0)
+    with pytest.raises(ClientError) as expired:
+        stream.read()
+    assert expired.value.response["Error"]["Code"] == "ExpiredIteratorException"
+
+
+def test_the_stream_poller_says_when_records_were_trimmed_before_it_read_them(
+        clients: tuple[Any, Any], table: str, server: EmbeddedDynamoDB) -> None:
+    dynamodb, _ = clients
+    handled: list[str] = []
+    poller = StreamPoller(table, lambda event, _: handled.extend(changes(event["Records"])) or {},
+                          endpoint_url=server.url, region=REGION)
+    dynamodb.put_item(TableName=table, Item=item("a"))
+    poller.poll()
+    dynamodb.put_item(TableName=table, Item=item("b"))
+    dynamodb.put_item(TableName=table, Item=item("c"))
+    shard = dynamodb_backends["123456789012"][REGION].tables[table].stream_shard
+    assert moto_fixes.trim(shard, now=time.time() + 25 * 3600) == 3  # b and c never read
+
+    dynamodb.put_item(TableName=table, Item=item("d"))
+    poller.poll()
+    assert handled == [("INSERT", "a"), ("INSERT", "d")]
+    assert poller.status()["lost"] == 1
+
+
+def test_expired_items_are_deleted_with_a_remove_record(server: EmbeddedDynamoDB, clients: tuple[Any, Any],
+                                                       table: str) -> None:
+    dynamodb, _ = clients
+    attribute = tpl.table_ttl_attribute() or "expires_at"
+    dynamodb.put_item(TableName=table, Item={**item("past"), attribute: {"N": str(int(time.time()) - 5)}})
+    dynamodb.put_item(TableName=table, Item={**item("future"), attribute: {"N": str(int(time.time()) + 3600)}})
+    dynamodb.put_item(TableName=table, Item=item("forever"))
+    stream = Stream(clients, table)
+    stream.read()
+
+    assert server.sweep() >= 1
+    remaining = {i["PK"]["S"] for i in dynamodb.scan(TableName=table)["Items"]}
+    assert remaining == {"future", "forever"}
+    assert changes(stream.read()) == [("REMOVE", "past")]
+
+
+def test_every_attribute_type_reads_back_as_written(clients: tuple[Any, Any], table: str) -> None:
+    dynamodb, _ = clients
+    written = {**key("types"), "s": {"S": "é ✓ \"quoted\""}, "n": {"N": "-12.5"}, "b": {"B": b"\x00\xffbytes"},
+               "t": {"BOOL": True}, "z": {"NULL": True}, "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]},
+               "bs": {"BS": [b"\x01", b"\x02"]}, "l": {"L": [{"S": "one"}, {"N": "2"}]},
+               "m": {"M": {"inner": {"L": [{"BOOL": False}]}}}}
+    dynamodb.put_item(TableName=table, Item=written)
+
+    read = dynamodb.get_item(TableName=table, Key=key("types"))["Item"]
+    queried = dynamodb.query(TableName=table, KeyConditionExpression="PK = :pk",
+                             ExpressionAttributeValues={":pk": {"S": "types"}})["Items"]
+    normalised = {**written, "ss": {"SS": sorted(written["ss"]["SS"])}}
+    for got in (read, queried[0]):
+        assert {**got, "ss": {"SS": sorted(got["ss"]["SS"])}, "ns": {"NS": sorted(got["ns"]["NS"])},
+                "bs": {"BS": sorted(got["bs"]["BS"])}} == normalised
+
+
+def test_a_moto_it_was_not_checked_against_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_fixes, "_applied", {})
+    monkeypatch.setattr(moto_fixes, "version", lambda _name: "99.0.0")
+    with pytest.raises(moto_fixes.UnsupportedMoto, match=r"moto 99\.0\.0 is not one of 5\.2\.5"):
+        moto_fixes.apply()
