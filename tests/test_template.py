@@ -1,7 +1,8 @@
 """template.yaml, checked as data: code behind every function, least privilege, the table, logs, errors, auth.
 
 Everything is read through tags_tools.template, the same reader the local server uses, so these tests also pin
-down what that reader returns.
+down what that reader returns. A function is checked as deployed: its properties merged with Globals, its
+permissions those of its inline statements and of the template's managed policies it attaches.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def is_read_only(spec: tpl.FunctionSpec) -> bool:
 
 
 def properties(logical_id: str) -> dict[str, Any]:
+    """A resource's Properties; a function's merged with Globals (what SAM deploys)."""
+    if logical_id in SPECS:
+        return SPECS[logical_id].properties
     return RESOURCES[logical_id].get("Properties") or {}
 
 
@@ -129,10 +133,64 @@ def test_reader_resolves_function_details() -> None:
     assert get_tag.module == "functions.get_tag.app"
     assert get_tag.handler == "lambda_handler"
     assert get_tag.routes == (tpl.Route("GET", "/tags/{tag_id}", "GetTagFunction"),)
-    # Globals merged into every function's environment.
+    # Globals merged into every function's environment, properties, memory and timeout.
     for spec in SPECS.values():
         assert spec.environment["TABLE_NAME"] == {"Ref": "TagsTable"}
         assert spec.environment["POWERTOOLS_SERVICE_NAME"] == "tags"
+        assert spec.properties["Runtime"] == GLOBAL_FUNCTION["Runtime"]
+        assert spec.properties["Layers"] == GLOBAL_FUNCTION["Layers"]
+        assert spec.properties["LoggingConfig"]["LogFormat"] == "JSON"  # a map merged with the function's own
+        assert spec.properties["LoggingConfig"]["LogGroup"] == RESOURCES[spec.logical_id]["Properties"][
+            "LoggingConfig"]["LogGroup"]
+        assert spec.memory_size == RESOURCES[spec.logical_id]["Properties"].get("MemorySize", 256)
+    timeouts = {name: spec.timeout for name, spec in SPECS.items() if spec.timeout != GLOBAL_FUNCTION["Timeout"]}
+    assert timeouts == {"MergeTagFunction": 30, "StreamProcessorFunction": 60, "CommandConsumerFunction": 30}
+    assert {name: spec.stream_batch_size for name, spec in SPECS.items() if spec.stream_batch_size} == {
+        "StreamProcessorFunction": 100}
+    stream_processor = SPECS["StreamProcessorFunction"].environment
+    assert stream_processor["EVENT_BUS_NAME"] == {"Ref": "TagsBus"} and "TABLE_NAME" in stream_processor
+
+
+def test_reader_merges_globals_as_sam_does(tmp_path: Path) -> None:
+    """Maps merge (the function wins), lists add up (Globals first), scalars and intrinsics are the function's;
+    `!Ref`s of the template's managed policies bring their statements."""
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "Globals:\n"
+        "  Function:\n"
+        "    Handler: app.handler\n"
+        "    Timeout: 10\n"
+        "    Layers: [!Ref L]\n"
+        "    Environment: {Variables: {A: '1', B: !Ref P}}\n"
+        "Resources:\n"
+        "  Read:\n"
+        "    Type: AWS::IAM::ManagedPolicy\n"
+        "    Properties:\n"
+        "      PolicyDocument: {Statement: [{Effect: Allow, Action: [x:Get], Resource: [r]}]}\n"
+        "  F:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        "      CodeUri: functions/f/\n"
+        "      Timeout: 30\n"
+        "      MemorySize: 512\n"
+        "      Layers: [!Ref M]\n"
+        "      Environment: {Variables: {B: '2', C: '3'}}\n"
+        "      Events: {S: {Type: DynamoDB, Properties: {Stream: s, BatchSize: 7}}}\n"
+        "      Policies:\n"
+        "        - !Ref Read\n"
+        "        - AWSLambdaBasicExecutionRole\n"
+        "        - {Statement: [{Effect: Allow, Action: x:Put, Resource: r}]}\n"
+    )
+    spec = tpl.functions(tpl.load_template(path))["F"]
+    assert (spec.module, spec.handler, spec.timeout, spec.memory_size) == ("functions.f.app", "handler", 30, 512)
+    assert spec.properties["Layers"] == [{"Ref": "L"}, {"Ref": "M"}]
+    assert spec.environment == {"A": "1", "B": "2", "C": "3"}
+    assert spec.stream_batch_size == 7 and not spec.routes
+    assert spec.managed_policies == ("Read",)
+    assert spec.actions == {"x:Get", "x:Put"}
+    assert spec.resources == ("r", "r")
+    assert tpl.merge_globals({"A": {"Ref": "X"}}, {"A": {"Fn::GetAtt": ["Y", "Arn"]}}) == {
+        "A": {"Fn::GetAtt": ["Y", "Arn"]}}
 
 
 # --- permissions -----------------------------------------------------------------------------------------------
@@ -339,9 +397,10 @@ def test_function_globals() -> None:
     assert GLOBAL_FUNCTION["LoggingConfig"]["LogFormat"] == "JSON"
     global_variables = set(GLOBAL_FUNCTION["Environment"]["Variables"])
     for name in SPECS:
-        overridden = {"Runtime", "Layers", "Architectures"} & set(properties(name))
+        own = RESOURCES[name]["Properties"]
+        overridden = {"Runtime", "Layers", "Architectures"} & set(own)
         assert not overridden, f"{name} overrides {overridden} from Globals"
-        own_variables = set((properties(name).get("Environment") or {}).get("Variables") or {})
+        own_variables = set((own.get("Environment") or {}).get("Variables") or {})
         assert not own_variables & global_variables, f"{name} overrides Globals variables"
 
 
