@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 from tags_core.auth import KEY_PATTERN
@@ -376,11 +377,38 @@ def test_rate_limit_is_a_parameter_with_the_settings_defaults() -> None:
         assert (declared["Type"], declared["Default"], declared["MinValue"]) == ("Number", info.default, 1)
 
 
+CHECKOV_CONFIG = tpl.ROOT / ".checkov.yaml"
+
+
+def checkov_config_reasons() -> dict[str, str]:
+    """The checks .checkov.yaml skips, each with the comment just above it (its reason)."""
+    reasons: dict[str, str] = {}
+    comment: list[str] = []
+    for line in CHECKOV_CONFIG.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comment.append(stripped.lstrip("# "))
+        elif stripped.startswith("- "):
+            reasons[stripped[2:].strip()] = " ".join(comment)
+            comment = []
+        else:
+            comment = []
+    return reasons
+
+
 def test_every_checkov_suppression_says_why() -> None:
+    skipped_everywhere = checkov_config_reasons()
+    assert list(skipped_everywhere) == yaml.safe_load(CHECKOV_CONFIG.read_text(encoding="utf-8"))["skip-check"]
+    for check, reason in skipped_everywhere.items():
+        assert re.fullmatch(r"CKV2?_AWS_\d+", check), check
+        assert len(reason.split()) >= 8, f".checkov.yaml: {check} needs a justification"
+    makefile = (tpl.ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "--config-file .checkov.yaml" in makefile, "make checkov must use .checkov.yaml"
     for name, resource in RESOURCES.items():
         skips = ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []
         ids = [skip["id"] for skip in skips]
         assert len(ids) == len(set(ids)), name
+        assert not set(ids) & set(skipped_everywhere), f"{name}: skipped in .checkov.yaml already"
         for skip in skips:
             assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
             assert len(str(skip.get("comment") or "").split()) >= 8, f"{name}: {skip['id']} needs a justification"
