@@ -32,6 +32,8 @@ SPECS = tpl.functions(TEMPLATE)
 AUTHORIZER = tpl.authorizer(TEMPLATE)
 API_SPECS = {name: spec for name, spec in SPECS.items() if spec.routes}
 
+MANAGED_POLICIES = {name: res for name, res in RESOURCES.items() if res["Type"] == "AWS::IAM::ManagedPolicy"}
+
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
@@ -150,6 +152,7 @@ def test_reader_resolves_function_details() -> None:
         "StreamProcessorFunction": 100}
     stream_processor = SPECS["StreamProcessorFunction"].environment
     assert stream_processor["EVENT_BUS_NAME"] == {"Ref": "TagsBus"} and "TABLE_NAME" in stream_processor
+    assert SPECS["CommandConsumerFunction"].managed_policies == ("ReadTagsPolicy", "WriteTagsPolicy")
 
 
 def test_reader_merges_globals_as_sam_does(tmp_path: Path) -> None:
@@ -198,15 +201,45 @@ def test_reader_merges_globals_as_sam_does(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_policies_are_explicit_statements(name: str) -> None:
-    """SAM policy templates and managed policies hide their actions (several include Scan): not allowed."""
+    """SAM policy templates and AWS managed policies hide their actions (several include Scan): not allowed. A
+    policy is an inline document or a `!Ref` of a managed policy this template defines with explicit statements."""
     policies = properties(name).get("Policies")
     assert isinstance(policies, list) and policies, f"{name}: needs its own policy statements"
+    documents = []
     for policy in policies:
-        assert isinstance(policy, dict) and set(policy) <= {"Version", "Statement"}, (
-            f"{name}: only inline policy documents, found {policy!r}")
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow"
-            assert "NotAction" not in statement and "NotResource" not in statement
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            assert policy["Ref"] in MANAGED_POLICIES, f"{name}: {policy['Ref']} is not a managed policy of this stack"
+            documents.append(MANAGED_POLICIES[policy["Ref"]]["Properties"]["PolicyDocument"])
+        else:
+            assert isinstance(policy, dict) and set(policy) <= {"Version", "Statement"}, (
+                f"{name}: only inline policy documents or this stack's managed policies, found {policy!r}")
+            documents.append(policy)
+    statements = [statement for document in documents for statement in document["Statement"]]
+    assert statements == list(SPECS[name].statements), "the reader sees every statement the function gets"
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+
+
+def test_managed_policies_are_attached_only_through_functions() -> None:
+    """The shared policies name no role, user or group: each function attaches what it needs (Policies), so the
+    tests above see every function's permissions."""
+    assert set(MANAGED_POLICIES) == {"ReadTagsPolicy", "WriteTagsPolicy"}
+    for name, policy in MANAGED_POLICIES.items():
+        assert not {"Roles", "Users", "Groups"} & set(policy["Properties"]), name
+        assert policy["Properties"]["PolicyDocument"]["Version"] == "2012-10-17"
+    attached = {policy for spec in SPECS.values() for policy in spec.managed_policies}
+    assert attached == set(MANAGED_POLICIES), "a managed policy no function uses"
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_read_functions_get_only_the_read_policy(name: str) -> None:
+    spec = SPECS[name]
+    if is_read_only(spec):
+        assert "WriteTagsPolicy" not in spec.managed_policies, f"{name} only reads"
+    if spec.routes:
+        expected = ("ReadTagsPolicy",) if is_read_only(spec) else ("ReadTagsPolicy", "WriteTagsPolicy")
+        assert spec.managed_policies == expected, f"{name}: {spec.managed_policies}"
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -239,17 +272,16 @@ def test_authorizer_can_only_get_items_from_the_table() -> None:
 def test_write_functions_can_write_the_table_but_not_indexes(name: str) -> None:
     spec = SPECS[name]
     assert spec.actions == WRITE_ACTIONS | READ_ACTIONS
-    for policy in properties(name)["Policies"]:
-        for statement in policy["Statement"]:
-            actions = set(statement["Action"]) if isinstance(statement["Action"], list) else {statement["Action"]}
-            if actions & WRITE_ACTIONS:
-                assert statement["Resource"] in (TABLE_ARN, [TABLE_ARN]), "writes go to the table only"
+    for statement in spec.statements:
+        actions = set(statement["Action"]) if isinstance(statement["Action"], list) else {statement["Action"]}
+        if actions & WRITE_ACTIONS:
+            assert statement["Resource"] in (TABLE_ARN, [TABLE_ARN]), "writes go to the table only"
 
 
 @pytest.mark.parametrize("name", sorted(API_SPECS))
 def test_api_functions_can_query_the_indexes(name: str) -> None:
     """Every operation reads tags (ListTags pages through the name indexes)."""
-    statements = [s for policy in properties(name)["Policies"] for s in policy["Statement"]]
+    statements = SPECS[name].statements
     assert any("dynamodb:Query" in s["Action"] and INDEX_ARN in s["Resource"] and TABLE_ARN in s["Resource"]
                for s in statements), f"{name}: no Query on the table and its indexes"
     assert {"dynamodb:GetItem", "dynamodb:Query"} <= SPECS[name].actions
@@ -418,6 +450,7 @@ def test_every_checkov_suppression_says_why() -> None:
 
 def test_function_globals() -> None:
     assert GLOBAL_FUNCTION["Runtime"] == "python3.13"
+    assert GLOBAL_FUNCTION["Handler"] == "app.lambda_handler"
     assert GLOBAL_FUNCTION["Architectures"] == ["x86_64"]
     assert GLOBAL_FUNCTION["MemorySize"] == 256
     assert GLOBAL_FUNCTION["Timeout"] == 10
@@ -426,7 +459,7 @@ def test_function_globals() -> None:
     global_variables = set(GLOBAL_FUNCTION["Environment"]["Variables"])
     for name in SPECS:
         own = RESOURCES[name]["Properties"]
-        overridden = {"Runtime", "Layers", "Architectures"} & set(own)
+        overridden = {"Runtime", "Handler", "Layers", "Architectures"} & set(own)
         assert not overridden, f"{name} overrides {overridden} from Globals"
         own_variables = set((own.get("Environment") or {}).get("Variables") or {})
         assert not own_variables & global_variables, f"{name} overrides Globals variables"
