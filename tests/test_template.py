@@ -1,7 +1,8 @@
 """template.yaml, checked as data: code behind every function, least privilege, the table, logs, errors, auth.
 
 Everything is read through tags_tools.template, the same reader the local server uses, so these tests also pin
-down what that reader returns.
+down what that reader returns. A function is checked as deployed: its properties merged with Globals, its
+permissions those of its inline statements and of the template's managed policies it attaches.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 from tags_core.auth import KEY_PATTERN
@@ -29,6 +31,8 @@ GLOBAL_FUNCTION: dict[str, Any] = TEMPLATE["Globals"]["Function"]
 SPECS = tpl.functions(TEMPLATE)
 AUTHORIZER = tpl.authorizer(TEMPLATE)
 API_SPECS = {name: spec for name, spec in SPECS.items() if spec.routes}
+
+MANAGED_POLICIES = {name: res for name, res in RESOURCES.items() if res["Type"] == "AWS::IAM::ManagedPolicy"}
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
@@ -64,6 +68,9 @@ def is_read_only(spec: tpl.FunctionSpec) -> bool:
 
 
 def properties(logical_id: str) -> dict[str, Any]:
+    """A resource's Properties; a function's merged with Globals (what SAM deploys)."""
+    if logical_id in SPECS:
+        return SPECS[logical_id].properties
     return RESOURCES[logical_id].get("Properties") or {}
 
 
@@ -129,25 +136,110 @@ def test_reader_resolves_function_details() -> None:
     assert get_tag.module == "functions.get_tag.app"
     assert get_tag.handler == "lambda_handler"
     assert get_tag.routes == (tpl.Route("GET", "/tags/{tag_id}", "GetTagFunction"),)
-    # Globals merged into every function's environment.
+    # Globals merged into every function's environment, properties, memory and timeout.
     for spec in SPECS.values():
         assert spec.environment["TABLE_NAME"] == {"Ref": "TagsTable"}
         assert spec.environment["POWERTOOLS_SERVICE_NAME"] == "tags"
+        assert spec.properties["Runtime"] == GLOBAL_FUNCTION["Runtime"]
+        assert spec.properties["Layers"] == GLOBAL_FUNCTION["Layers"]
+        assert spec.properties["LoggingConfig"]["LogFormat"] == "JSON"  # a map merged with the function's own
+        assert spec.properties["LoggingConfig"]["LogGroup"] == RESOURCES[spec.logical_id]["Properties"][
+            "LoggingConfig"]["LogGroup"]
+        assert spec.memory_size == RESOURCES[spec.logical_id]["Properties"].get("MemorySize", 256)
+    timeouts = {name: spec.timeout for name, spec in SPECS.items() if spec.timeout != GLOBAL_FUNCTION["Timeout"]}
+    assert timeouts == {"MergeTagFunction": 30, "StreamProcessorFunction": 60, "CommandConsumerFunction": 30}
+    assert {name: spec.stream_batch_size for name, spec in SPECS.items() if spec.stream_batch_size} == {
+        "StreamProcessorFunction": 100}
+    stream_processor = SPECS["StreamProcessorFunction"].environment
+    assert stream_processor["EVENT_BUS_NAME"] == {"Ref": "TagsBus"} and "TABLE_NAME" in stream_processor
+    assert SPECS["CommandConsumerFunction"].managed_policies == ("ReadTagsPolicy", "WriteTagsPolicy")
+
+
+def test_reader_merges_globals_as_sam_does(tmp_path: Path) -> None:
+    """Maps merge (the function wins), lists add up (Globals first), scalars and intrinsics are the function's;
+    `!Ref`s of the template's managed policies bring their statements."""
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "Globals:\n"
+        "  Function:\n"
+        "    Handler: app.handler\n"
+        "    Timeout: 10\n"
+        "    Layers: [!Ref L]\n"
+        "    Environment: {Variables: {A: '1', B: !Ref P}}\n"
+        "Resources:\n"
+        "  Read:\n"
+        "    Type: AWS::IAM::ManagedPolicy\n"
+        "    Properties:\n"
+        "      PolicyDocument: {Statement: [{Effect: Allow, Action: [x:Get], Resource: [r]}]}\n"
+        "  F:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        "      CodeUri: functions/f/\n"
+        "      Timeout: 30\n"
+        "      MemorySize: 512\n"
+        "      Layers: [!Ref M]\n"
+        "      Environment: {Variables: {B: '2', C: '3'}}\n"
+        "      Events: {S: {Type: DynamoDB, Properties: {Stream: s, BatchSize: 7}}}\n"
+        "      Policies:\n"
+        "        - !Ref Read\n"
+        "        - AWSLambdaBasicExecutionRole\n"
+        "        - {Statement: [{Effect: Allow, Action: x:Put, Resource: r}]}\n"
+    )
+    spec = tpl.functions(tpl.load_template(path))["F"]
+    assert (spec.module, spec.handler, spec.timeout, spec.memory_size) == ("functions.f.app", "handler", 30, 512)
+    assert spec.properties["Layers"] == [{"Ref": "L"}, {"Ref": "M"}]
+    assert spec.environment == {"A": "1", "B": "2", "C": "3"}
+    assert spec.stream_batch_size == 7 and not spec.routes
+    assert spec.managed_policies == ("Read",)
+    assert spec.actions == {"x:Get", "x:Put"}
+    assert spec.resources == ("r", "r")
+    assert tpl.merge_globals({"A": {"Ref": "X"}}, {"A": {"Fn::GetAtt": ["Y", "Arn"]}}) == {
+        "A": {"Fn::GetAtt": ["Y", "Arn"]}}
 
 
 # --- permissions -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_policies_are_explicit_statements(name: str) -> None:
-    """SAM policy templates and managed policies hide their actions (several include Scan): not allowed."""
+    """SAM policy templates and AWS managed policies hide their actions (several include Scan): not allowed. A
+    policy is an inline document or a `!Ref` of a managed policy this template defines with explicit statements."""
     policies = properties(name).get("Policies")
     assert isinstance(policies, list) and policies, f"{name}: needs its own policy statements"
+    documents = []
     for policy in policies:
-        assert isinstance(policy, dict) and set(policy) <= {"Version", "Statement"}, (
-            f"{name}: only inline policy documents, found {policy!r}")
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow"
-            assert "NotAction" not in statement and "NotResource" not in statement
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            assert policy["Ref"] in MANAGED_POLICIES, f"{name}: {policy['Ref']} is not a managed policy of this stack"
+            documents.append(MANAGED_POLICIES[policy["Ref"]]["Properties"]["PolicyDocument"])
+        else:
+            assert isinstance(policy, dict) and set(policy) <= {"Version", "Statement"}, (
+                f"{name}: only inline policy documents or this stack's managed policies, found {policy!r}")
+            documents.append(policy)
+    statements = [statement for document in documents for statement in document["Statement"]]
+    assert statements == list(SPECS[name].statements), "the reader sees every statement the function gets"
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+
+
+def test_managed_policies_are_attached_only_through_functions() -> None:
+    """The shared policies name no role, user or group: each function attaches what it needs (Policies), so the
+    tests above see every function's permissions."""
+    assert set(MANAGED_POLICIES) == {"ReadTagsPolicy", "WriteTagsPolicy"}
+    for name, policy in MANAGED_POLICIES.items():
+        assert not {"Roles", "Users", "Groups"} & set(policy["Properties"]), name
+        assert policy["Properties"]["PolicyDocument"]["Version"] == "2012-10-17"
+    attached = {policy for spec in SPECS.values() for policy in spec.managed_policies}
+    assert attached == set(MANAGED_POLICIES), "a managed policy no function uses"
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_read_functions_get_only_the_read_policy(name: str) -> None:
+    spec = SPECS[name]
+    if is_read_only(spec):
+        assert "WriteTagsPolicy" not in spec.managed_policies, f"{name} only reads"
+    if spec.routes:
+        expected = ("ReadTagsPolicy",) if is_read_only(spec) else ("ReadTagsPolicy", "WriteTagsPolicy")
+        assert spec.managed_policies == expected, f"{name}: {spec.managed_policies}"
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -180,17 +272,16 @@ def test_authorizer_can_only_get_items_from_the_table() -> None:
 def test_write_functions_can_write_the_table_but_not_indexes(name: str) -> None:
     spec = SPECS[name]
     assert spec.actions == WRITE_ACTIONS | READ_ACTIONS
-    for policy in properties(name)["Policies"]:
-        for statement in policy["Statement"]:
-            actions = set(statement["Action"]) if isinstance(statement["Action"], list) else {statement["Action"]}
-            if actions & WRITE_ACTIONS:
-                assert statement["Resource"] in (TABLE_ARN, [TABLE_ARN]), "writes go to the table only"
+    for statement in spec.statements:
+        actions = set(statement["Action"]) if isinstance(statement["Action"], list) else {statement["Action"]}
+        if actions & WRITE_ACTIONS:
+            assert statement["Resource"] in (TABLE_ARN, [TABLE_ARN]), "writes go to the table only"
 
 
 @pytest.mark.parametrize("name", sorted(API_SPECS))
 def test_api_functions_can_query_the_indexes(name: str) -> None:
     """Every operation reads tags (ListTags pages through the name indexes)."""
-    statements = [s for policy in properties(name)["Policies"] for s in policy["Statement"]]
+    statements = SPECS[name].statements
     assert any("dynamodb:Query" in s["Action"] and INDEX_ARN in s["Resource"] and TABLE_ARN in s["Resource"]
                for s in statements), f"{name}: no Query on the table and its indexes"
     assert {"dynamodb:GetItem", "dynamodb:Query"} <= SPECS[name].actions
@@ -318,11 +409,38 @@ def test_rate_limit_is_a_parameter_with_the_settings_defaults() -> None:
         assert (declared["Type"], declared["Default"], declared["MinValue"]) == ("Number", info.default, 1)
 
 
+CHECKOV_CONFIG = tpl.ROOT / ".checkov.yaml"
+
+
+def checkov_config_reasons() -> dict[str, str]:
+    """The checks .checkov.yaml skips, each with the comment just above it (its reason)."""
+    reasons: dict[str, str] = {}
+    comment: list[str] = []
+    for line in CHECKOV_CONFIG.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comment.append(stripped.lstrip("# "))
+        elif stripped.startswith("- "):
+            reasons[stripped[2:].strip()] = " ".join(comment)
+            comment = []
+        else:
+            comment = []
+    return reasons
+
+
 def test_every_checkov_suppression_says_why() -> None:
+    skipped_everywhere = checkov_config_reasons()
+    assert list(skipped_everywhere) == yaml.safe_load(CHECKOV_CONFIG.read_text(encoding="utf-8"))["skip-check"]
+    for check, reason in skipped_everywhere.items():
+        assert re.fullmatch(r"CKV2?_AWS_\d+", check), check
+        assert len(reason.split()) >= 8, f".checkov.yaml: {check} needs a justification"
+    makefile = (tpl.ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "--config-file .checkov.yaml" in makefile, "make checkov must use .checkov.yaml"
     for name, resource in RESOURCES.items():
         skips = ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []
         ids = [skip["id"] for skip in skips]
         assert len(ids) == len(set(ids)), name
+        assert not set(ids) & set(skipped_everywhere), f"{name}: skipped in .checkov.yaml already"
         for skip in skips:
             assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
             assert len(str(skip.get("comment") or "").split()) >= 8, f"{name}: {skip['id']} needs a justification"
@@ -332,6 +450,7 @@ def test_every_checkov_suppression_says_why() -> None:
 
 def test_function_globals() -> None:
     assert GLOBAL_FUNCTION["Runtime"] == "python3.13"
+    assert GLOBAL_FUNCTION["Handler"] == "app.lambda_handler"
     assert GLOBAL_FUNCTION["Architectures"] == ["x86_64"]
     assert GLOBAL_FUNCTION["MemorySize"] == 256
     assert GLOBAL_FUNCTION["Timeout"] == 10
@@ -339,9 +458,10 @@ def test_function_globals() -> None:
     assert GLOBAL_FUNCTION["LoggingConfig"]["LogFormat"] == "JSON"
     global_variables = set(GLOBAL_FUNCTION["Environment"]["Variables"])
     for name in SPECS:
-        overridden = {"Runtime", "Layers", "Architectures"} & set(properties(name))
+        own = RESOURCES[name]["Properties"]
+        overridden = {"Runtime", "Handler", "Layers", "Architectures"} & set(own)
         assert not overridden, f"{name} overrides {overridden} from Globals"
-        own_variables = set((properties(name).get("Environment") or {}).get("Variables") or {})
+        own_variables = set((own.get("Environment") or {}).get("Variables") or {})
         assert not own_variables & global_variables, f"{name} overrides Globals variables"
 
 

@@ -156,21 +156,13 @@ class ApiSettings:
             auth = AuthSettings(header=str(identity.get("Header", "Authorization")),
                                 validation=re.compile(str(expression)) if expression else None,
                                 ttl=float(identity.get("ReauthorizeEvery", 300)))
-        globals_ = (template.get("Globals") or {}).get("Function") or {}
-        memory: dict[str, int] = {}
-        timeout: dict[str, int] = {}
-        consumers: dict[str, int] = {}
-        for name, res in template["Resources"].items():
-            if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::Function":
-                fprops = res.get("Properties") or {}
-                memory[name] = int(fprops.get("MemorySize", globals_.get("MemorySize", 128)))
-                timeout[name] = int(fprops.get("Timeout", globals_.get("Timeout", 3)))
-                for event in (fprops.get("Events") or {}).values():
-                    if isinstance(event, dict) and event.get("Type") == "DynamoDB":
-                        consumers[name] = int((event.get("Properties") or {}).get("BatchSize", 100))
+        specs = tpl.functions(dict(template)).values()  # Globals merged: memory, timeout, event sources
         return cls(stage=str(props.get("StageName", STAGE)), cors=cors, auth=auth,
-                   gateway_responses=dict(props.get("GatewayResponses") or {}), memory=memory, timeout=timeout,
-                   stream_consumers=consumers)
+                   gateway_responses=dict(props.get("GatewayResponses") or {}),
+                   memory={spec.logical_id: spec.memory_size for spec in specs},
+                   timeout={spec.logical_id: spec.timeout for spec in specs},
+                   stream_consumers={spec.logical_id: spec.stream_batch_size for spec in specs
+                                     if spec.stream_batch_size is not None})
 
 
 # --- invoking a function ---------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """A reader of template.yaml, the single source of truth for routes, functions, permissions and the table.
 
 The local server and the tests take everything they need to mirror the deployed service from here:
-which module handles which route, each function's environment and IAM actions, the authorizer, and the
-table's keys and indexes (as `create_table` arguments).
+which module handles which route, each function's environment, memory, timeout and IAM actions, the authorizer,
+and the table's keys and indexes (as `create_table` arguments).
+
+A function is described as SAM deploys it: its properties are merged with `Globals: Function` the way SAM merges
+them, and its policy statements include those of the managed policies the template defines and it attaches.
 
 Values are returned raw: CloudFormation intrinsics stay as `{"Ref": ...}`, `{"Fn::GetAtt": [...]}`,
 `{"Fn::Sub": ...}` dicts; the caller decides what they stand for locally.
@@ -28,11 +31,13 @@ __all__ = [
     "authorizer",
     "functions",
     "load_template",
+    "merge_globals",
     "table_definition",
     "table_ttl_attribute",
 ]
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
+MANAGED_POLICY_TYPE = "AWS::IAM::ManagedPolicy"
 API_TYPE = "AWS::Serverless::Api"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 
@@ -122,6 +127,14 @@ class FunctionSpec:
     actions: frozenset[str]  # IAM actions its policy statements allow, e.g. {"dynamodb:GetItem"}
     resources: tuple[Any, ...] = field(hash=False)  # raw Resource entries of those statements
     code_uri: str = ""  # "functions/get_tag" (relative to ROOT, no trailing slash)
+    # Its Properties with Globals merged, as SAM deploys it (raw intrinsics).
+    properties: dict[str, Any] = field(default_factory=dict, hash=False)
+    # Every policy statement it gets: inline ones and those of the template's managed policies it attaches.
+    statements: tuple[dict[str, Any], ...] = field(default=(), hash=False)
+    managed_policies: tuple[str, ...] = ()  # logical ids of the template's AWS::IAM::ManagedPolicy it attaches
+    memory_size: int = 128  # MB (Lambda's default when neither the function nor Globals sets it)
+    timeout: int = 3  # seconds (idem)
+    stream_batch_size: int | None = None  # BatchSize of its DynamoDB stream event; None: no stream event
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -135,48 +148,84 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _policy_statements(policies: Any) -> list[dict[str, Any]]:
-    """Inline statements of a SAM `Policies` value (managed policy names and SAM policy templates carry none)."""
+def _is_intrinsic(value: Any) -> bool:
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    (key,) = value
+    return key in ("Ref", "Condition") or str(key).startswith("Fn::")
+
+
+def merge_globals(global_value: Any, local_value: Any) -> Any:
+    """SAM's merge of a Globals value with a resource's own: maps merge key by key (the resource wins), lists add
+    up (Globals first), anything else (scalars, intrinsics) is the resource's."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict) and not (
+            _is_intrinsic(global_value) or _is_intrinsic(local_value)):
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = merge_globals(global_value[key], value) if key in global_value else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return [*global_value, *local_value]
+    return local_value
+
+
+def _policy_statements(policies: Any, template: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The statements of a SAM `Policies` value: inline documents and `!Ref`s of the template's own managed
+    policies (whose logical ids come second). AWS managed policies and SAM policy templates carry none here."""
     statements: list[dict[str, Any]] = []
+    managed: list[str] = []
     for policy in _as_list(policies):
         if isinstance(policy, dict) and "Statement" in policy:
-            statements.extend(s for s in _as_list(policy["Statement"]) if isinstance(s, dict))
-    return statements
+            document: Any = policy
+        elif isinstance(policy, dict) and set(policy) == {"Ref"}:
+            resource = template["Resources"].get(policy["Ref"])
+            if not isinstance(resource, dict) or resource.get("Type") != MANAGED_POLICY_TYPE:
+                continue
+            managed.append(str(policy["Ref"]))
+            document = (resource.get("Properties") or {}).get("PolicyDocument") or {}
+        else:
+            continue
+        statements.extend(s for s in _as_list(document.get("Statement")) if isinstance(s, dict))
+    return statements, managed
 
 
-def _function_spec(logical_id: str, resource: dict[str, Any], globals_: dict[str, Any]) -> FunctionSpec:
-    props = resource.get("Properties") or {}
+def _function_spec(logical_id: str, resource: dict[str, Any], globals_: dict[str, Any],
+                   template: dict[str, Any]) -> FunctionSpec:
+    props: dict[str, Any] = merge_globals(copy.deepcopy(globals_), copy.deepcopy(resource.get("Properties") or {}))
 
-    code_uri = props.get("CodeUri", globals_.get("CodeUri"))
-    handler_ref = props.get("Handler", globals_.get("Handler"))
+    code_uri = props.get("CodeUri")
+    handler_ref = props.get("Handler")
     if not isinstance(code_uri, str) or not isinstance(handler_ref, str) or "." not in handler_ref:
         raise ValueError(f"{logical_id}: needs a local CodeUri directory and a 'module.function' Handler")
     code_dir = code_uri.strip().strip("/").removeprefix("./")
     handler_module, handler = handler_ref.rsplit(".", 1)
     module = ".".join([*filter(None, code_dir.split("/")), handler_module])
 
-    environment = {**((globals_.get("Environment") or {}).get("Variables") or {}),
-                   **((props.get("Environment") or {}).get("Variables") or {})}
+    environment = (props.get("Environment") or {}).get("Variables") or {}
 
     routes = []
+    stream_batch_size: int | None = None
     for event in (props.get("Events") or {}).values():
-        if isinstance(event, dict) and event.get("Type") == "Api":
-            event_props = event.get("Properties") or {}
+        if not isinstance(event, dict):
+            continue
+        event_props = event.get("Properties") or {}
+        if event.get("Type") == "Api":
             routes.append(Route(method=str(event_props["Method"]).upper(), path=str(event_props["Path"]),
                                 function=logical_id))
+        elif event.get("Type") == "DynamoDB" and stream_batch_size is None:
+            stream_batch_size = int(event_props.get("BatchSize", 100))
 
-    actions: set[str] = set()
-    resources: list[Any] = []
-    for statement in _policy_statements(props.get("Policies")):
-        if statement.get("Effect") != "Allow":
-            continue
-        actions.update(str(a) for a in _as_list(statement.get("Action")))
-        resources.extend(_as_list(statement.get("Resource")))
+    statements, managed = _policy_statements(props.get("Policies"), template)
+    allowed = [statement for statement in statements if statement.get("Effect") == "Allow"]
+    actions = {str(a) for statement in allowed for a in _as_list(statement.get("Action"))}
+    resources = [r for statement in allowed for r in _as_list(statement.get("Resource"))]
 
     return FunctionSpec(
         logical_id=logical_id, module=module, handler=handler, environment=copy.deepcopy(environment),
         routes=tuple(routes), actions=frozenset(actions), resources=tuple(copy.deepcopy(resources)),
-        code_uri=code_dir,
+        code_uri=code_dir, properties=props, statements=tuple(copy.deepcopy(statements)),
+        managed_policies=tuple(managed), memory_size=int(props.get("MemorySize", 128)),
+        timeout=int(props.get("Timeout", 3)), stream_batch_size=stream_batch_size,
     )
 
 
@@ -184,7 +233,8 @@ def functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]
     """Every AWS::Serverless::Function by logical id, in template order (the authorizer included, without routes)."""
     template = template if template is not None else load_template()
     globals_ = (template.get("Globals") or {}).get("Function") or {}
-    return {name: _function_spec(name, res, globals_) for name, res in _resources(template, FUNCTION_TYPE).items()}
+    return {name: _function_spec(name, res, globals_, template)
+            for name, res in _resources(template, FUNCTION_TYPE).items()}
 
 
 _METHOD_ORDER = {m: i for i, m in enumerate(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"))}
