@@ -22,7 +22,7 @@ def to_attr(value: Any) -> dict[str, Any]:
     raise TypeError(f"cannot store {type(value).__name__}")
 
 
-def from_attr(attr: dict[str, Any]) -> Any:
+def from_attr(attr: dict[str, Any]) -> Any:  # noqa: PLR0911 - one return per attribute type
     for kind, value in attr.items():  # exactly one; a loop is the cheapest way to take it (list pages call this
         if kind == "S":                # a few hundred times per request)
             return value
