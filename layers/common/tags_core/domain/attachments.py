@@ -23,9 +23,8 @@ from tags_core.domain.tags import get_tag, present
 from tags_core.errors import InvalidInput, PreconditionFailed, ServiceUnavailable
 from tags_core.ids import looks_like_id, new_id
 from tags_core.names import name_key, slugify
-from tags_core.store.repository import Repository
 from tags_core.store.table import TagSetChanged
-from tags_core.store.tag_sets import AttachRefused, RateLimitExceeded
+from tags_core.store.tag_sets import AttachRefused, RateLimitExceeded, TagSetStore
 
 MAX_PER_CALL = 50
 MAX_PER_OBJECT = 100
@@ -35,7 +34,7 @@ ObjectTags = tuple[list[dict[str, Any]], dict[str, Any]]  # the object's tags, a
 
 
 def _listing(principal: Principal, kind: str, object_id: str, ids: list[str], version: int,
-             repo: Repository) -> ObjectTags:
+             repo: TagSetStore) -> ObjectTags:
     live = repo.get_tags(principal.tenant, ids) if ids else {}
     return _sorted(principal, live), {"object": {"kind": kind, "id": object_id}, "version": version}
 
@@ -46,7 +45,7 @@ def _sorted(principal: Principal, live: dict[str, dict[str, Any]]) -> list[dict[
 
 def list_object_tags(principal: Principal, kind: str, object_id: str) -> ObjectTags:
     object_id = check_object_id(object_id)
-    repo = Repository()
+    repo = TagSetStore()
     tag_set = repo.get_tag_set(principal.tenant, kind, object_id) or {}
     return _listing(principal, kind, object_id, list((tag_set.get("tags") or {}).keys()), tag_set.get("version", 0),
                     repo)
@@ -84,7 +83,7 @@ class _Plan:
     new_set: dict[str, str]
 
 
-def _plan(repo: Repository, request: _Request, tag_set: dict[str, Any] | None, locks: dict[str, str]) -> _Plan:
+def _plan(repo: TagSetStore, request: _Request, tag_set: dict[str, Any] | None, locks: dict[str, str]) -> _Plan:
     principal, kind, names, ids, redirects = (request.principal, request.kind, request.names, request.ids,
                                               request.redirects)
     current: dict[str, str] = dict((tag_set or {}).get("tags") or {})
@@ -115,7 +114,7 @@ def _plan(repo: Repository, request: _Request, tag_set: dict[str, Any] | None, l
     return _Plan(version, current, created, added, kept, removed, new_set)
 
 
-def _unchanged(repo: Repository, request: _Request, plan: _Plan) -> ObjectTags:
+def _unchanged(repo: TagSetStore, request: _Request, plan: _Plan) -> ObjectTags:
     tags, meta = _listing(request.principal, request.kind, request.object_id, list(plan.current), plan.version, repo)
     gone = set(plan.kept) - {t["id"] for t in tags}
     if gone:  # deleted, and not yet pruned from this object's set by the stream
@@ -123,7 +122,7 @@ def _unchanged(repo: Repository, request: _Request, plan: _Plan) -> ObjectTags:
     return tags, meta
 
 
-def _step(repo: Repository, request: _Request, plan: _Plan, rate_limit: dict[str, Any] | None) -> None:
+def _step(repo: TagSetStore, request: _Request, plan: _Plan, rate_limit: dict[str, Any] | None) -> None:
     """A change too big for one transaction: create the new tags first (unattached, harmless), or commit the
     removals as a step of their own; the caller then reads again and finishes. Each step is version-checked."""
     tenant = request.principal.tenant
@@ -138,7 +137,7 @@ def _step(repo: Repository, request: _Request, plan: _Plan, rate_limit: dict[str
     request.charged = True
 
 
-def _attempt(repo: Repository, request: _Request, plan: _Plan) -> int | None:
+def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
     """Commit the plan (or, too big, one step of it: None). Returns the new version."""
     principal = request.principal
     rate_limit = None if request.charged else ratelimit.charge(principal.tenant, principal.key_id, request.kind,
@@ -165,7 +164,7 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
     bad_ids = [i for i in ids if not looks_like_id(i)]
     if bad_ids:
         raise InvalidInput("No tag with this id.", field="tag_ids", code="tag_not_found", tag_ids=bad_ids)
-    repo = Repository()
+    repo = TagSetStore()
     request = _Request(principal, kind, object_id, names, ids, replace, body.create_missing)
     for attempt in range(ATTEMPTS):
         tag_set, locks = repo.read_for_attach(principal.tenant, kind, object_id, names)
@@ -198,7 +197,7 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")
 
 
-def _check_attachable(repo: Repository, tenant: str, kind: str, tag_ids: list[str], ids: list[str],
+def _check_attachable(repo: TagSetStore, tenant: str, kind: str, tag_ids: list[str], ids: list[str],
                       redirects: dict[str, str]) -> None:
     """Before a call too big for one transaction creates its new tags: refuse it now if an existing tag it
     attaches cannot be (so a refused call leaves nothing behind); note merge targets for the retry."""
@@ -234,7 +233,7 @@ def _new_tag(principal: Principal, name: str, kind: str, now: str) -> dict[str, 
 
 def remove_object_tag(principal: Principal, kind: str, object_id: str, tag_id: str) -> ObjectTags:
     object_id = check_object_id(object_id)
-    repo = Repository()
+    repo = TagSetStore()
     for attempt in range(ATTEMPTS):
         tag_set = repo.get_tag_set(principal.tenant, kind, object_id) or {}
         current: dict[str, str] = dict(tag_set.get("tags") or {})
@@ -263,6 +262,6 @@ def list_tag_objects(principal: Principal, tag_id: str, kind: str | None, limit:
     """Objects carrying a tag, by kind then id, one page at a time (the reverse index, O(page)). `start` gives
     the position to continue after, once the tag is known to exist."""
     get_tag(principal, tag_id)
-    items, last = Repository().query_reverse(principal.tenant, tag_id, kind, limit, start())
+    items, last = TagSetStore().query_reverse(principal.tenant, tag_id, kind, limit, start())
     return Listing([{"kind": i["kind"], "id": i["object_id"], "attached_at": i["attached_at"]} for i in items],
                    None, last)

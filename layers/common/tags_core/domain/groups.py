@@ -10,7 +10,7 @@ from tags_core.clock import now_iso
 from tags_core.domain.identity import Principal
 from tags_core.domain.listing import Listing, Window, search_prefix
 from tags_core.domain.models import GroupCreate, GroupPatch
-from tags_core.errors import InvalidInput, NotFound, PreconditionFailed, ServiceUnavailable
+from tags_core.errors import NotFound, PreconditionFailed, ServiceUnavailable
 from tags_core.ids import looks_like_id, new_id
 from tags_core.names import slugify
 from tags_core.store.groups import GroupStore
@@ -20,11 +20,6 @@ from tags_core.store.tenants import TenantStore
 UNGROUP_CHUNK = 98  # tags moved per transaction (100 actions at most, one is the group's count)
 UNGROUP_BUDGET_SECONDS = 8.0
 UPDATE_ATTEMPTS = 3
-
-
-def group_not_found() -> InvalidInput:
-    """The answer to a tag naming a group that does not exist (the body's id: a bad request, not a 404)."""
-    return InvalidInput("No such tag group.", field="group_id", code="group_not_found")
 
 
 def present(tenant: str, group: dict[str, Any]) -> dict[str, Any]:

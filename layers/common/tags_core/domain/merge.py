@@ -16,7 +16,7 @@ from tags_core.domain.identity import Principal
 from tags_core.domain.models import KINDS
 from tags_core.domain.tags import get_tag
 from tags_core.errors import InvalidInput, NotFound, ServiceUnavailable
-from tags_core.store.repository import Repository
+from tags_core.store.merges import MergeStore
 from tags_core.store.table import TagSetChanged
 
 CHUNK = 98
@@ -40,7 +40,7 @@ def merge_tag(principal: Principal, source_id: str, into_id: str, *, dry_run: bo
     if dry_run:
         report["status"] = "dry_run"
         return report
-    repo = Repository()
+    repo = MergeStore()
     repo.mark_merging(principal.tenant, source_id, into_id)
     moved: dict[str, int] = dict.fromkeys(KINDS, 0)
     if not _move_all(principal, repo, source_id, into_id, moved, time.monotonic() + budget_seconds):
@@ -55,7 +55,7 @@ def merge_tag(principal: Principal, source_id: str, into_id: str, *, dry_run: bo
     return report
 
 
-def _move_all(principal: Principal, repo: Repository, source_id: str, into_id: str, moved: dict[str, int],
+def _move_all(principal: Principal, repo: MergeStore, source_id: str, into_id: str, moved: dict[str, int],
               deadline: float) -> bool:
     """Move the source's attachments, a chunk a transaction, counting them in `moved`; False when the deadline
     passed first (the merge goes on with the next call)."""

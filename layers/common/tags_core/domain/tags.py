@@ -7,7 +7,6 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from tags_core.clock import now_iso
-from tags_core.domain.groups import group_not_found
 from tags_core.domain.identity import Principal
 from tags_core.domain.listing import Listing, Window, search_prefix
 from tags_core.domain.models import KINDS, BatchCreate, TagCreate, TagPatch
@@ -20,6 +19,11 @@ from tags_core.store.tenants import TenantStore
 MUTABLE_FIELDS = ("name", "type", "group_id", "applies_to", "color", "description")
 UPDATE_ATTEMPTS = 3
 _create_adapter = TypeAdapter(TagCreate)
+
+
+def group_not_found() -> InvalidInput:
+    """The answer to a tag naming a group that does not exist (the body's id: a bad request, not a 404)."""
+    return InvalidInput("No such tag group.", field="group_id", code="group_not_found")
 
 
 def present(tenant: str, tag: dict[str, Any]) -> dict[str, Any]:

@@ -9,13 +9,16 @@ from tags_core.errors import Conflict
 from tags_core.store import actions
 from tags_core.store.codec import to_attr
 from tags_core.store.keys import tag_key, tag_name_item, tag_set_key
-from tags_core.store.table import Table, TagSetChanged, Transaction, TransactionFailed
+from tags_core.store.table import TagSetChanged, Transaction, TransactionFailed
+from tags_core.store.tag_sets import TagSetStore
 
 KINDS = ("conversation", "customer", "comment")
 ALIASES_PER_TRANSACTION = 50
 
 
-class MergeStore(Table):
+class MergeStore(TagSetStore):
+    """Merges, with the tags and tag sets they move."""
+
     def _commit(self, transaction: Transaction) -> None:
         try:
             self._transact(transaction)

@@ -24,8 +24,8 @@ from tags_core.store.keys import (
     tag_set_item,
     tag_set_key,
 )
-from tags_core.store.table import CONDITION_FAILED, Page, Table, TagSetChanged, Transaction, TransactionFailed
-from tags_core.store.tags import add_new_tags
+from tags_core.store.table import CONDITION_FAILED, Page, TagSetChanged, Transaction, TransactionFailed
+from tags_core.store.tags import TagStore, add_new_tags
 
 # A tag can take a new attachment of a kind while it exists, applies to the kind and was not merged away.
 ATTACHABLE = "attribute_exists(PK) AND #applies.#kind = :yes AND attribute_not_exists(merged_into)"
@@ -79,7 +79,9 @@ def _still_attachable(tenant: str, tag_id: str) -> dict[str, Any]:
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
 
 
-class TagSetStore(Table):
+class TagSetStore(TagStore):
+    """Tag sets, with the tags they carry (a tag set's write moves the tags' usage)."""
+
     def read_for_attach(self, tenant: str, kind: str, object_id: str,
                         names: list[str]) -> tuple[dict[str, Any] | None, dict[str, str]]:
         """One BatchGetItem: the object's tag set and the name locks of `names` (name key → tag id)."""
