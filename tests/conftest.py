@@ -39,8 +39,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tags_core import db
-from tags_core.auth import Principal, create_api_key, create_tenant
+from tags_core.domain.accounts import create_api_key, create_tenant
+from tags_core.domain.identity import Principal
+from tags_core.store import client as db
 from tags_tools import template as tpl
 from tags_tools.admin import target
 from tags_tools.events import MethodNotAllowed, RouteNotFound, rest_event
@@ -442,7 +443,7 @@ class LocalApiClient:
             return new_tenant(name, tenant_id)
 
     def revoke_key(self, tenant_id: str, key_id: str) -> None:
-        from tags_core.auth import revoke_api_key  # noqa: PLC0415
+        from tags_core.domain.accounts import revoke_api_key  # noqa: PLC0415
 
         with self.pointing_here():
             revoke_api_key(tenant_id, key_id)

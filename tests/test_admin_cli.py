@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tags_core.auth import Principal, resolve_token
+from tags_core.domain.identity import Principal, resolve_token
 from tags_core.errors import Unauthenticated
 from tags_tools import admin
 from tags_tools import template as tpl

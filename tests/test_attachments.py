@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from functions.stream_processor.app import lambda_handler as stream_handler
-from tags_core import db
-from tags_core.auth import Principal, create_api_key
-from tags_core.repository import Repository
+from tags_core.domain.accounts import create_api_key
+from tags_core.domain.identity import Principal
+from tags_core.store import client as db
+from tags_core.store.repository import Repository
 from tags_tools.stream_poller import StreamPoller
 
 Invoke = Callable[..., Any]

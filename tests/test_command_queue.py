@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from functions.command_consumer import app as consumer
-from tags_core import db
-from tags_core.repository import Repository
+from tags_core.store import client as db
+from tags_core.store.repository import Repository
 from tags_tools import template as tpl
 from tags_tools.local_server import LambdaContext
 

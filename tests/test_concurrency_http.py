@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from tags_core.auth import create_api_key
+from tags_core.domain.accounts import create_api_key
 
 OBJECTS = [("conversations", "c1"), ("conversations", "c2"), ("customers", "u1")]
 KIND = {"conversations": "conversation", "customers": "customer", "comments": "comment"}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tags_core import db
+from tags_core.store import client as db
 
 Invoke = Callable[..., Any]
 GOALS = 12  # matching tags per filter: more than one page of 10, so a next page exists

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from tags_core import db, events
-from tags_core.repository import Repository
+from tags_core.flows import change_events as events
+from tags_core.store import client as db
+from tags_core.store.repository import Repository
 from tags_tools import event_fixtures as fx
 from tags_tools import template as tpl
 from tags_tools.events import Router

@@ -19,9 +19,12 @@ import boto3
 import pytest
 
 from functions.stream_processor import app as stream_app
-from tags_core import db, events
-from tags_core.auth import Principal, create_api_key
-from tags_core.repository import Repository
+from tags_core.domain.accounts import create_api_key
+from tags_core.domain.identity import Principal
+from tags_core.flows import change_events as events
+from tags_core.store import client as db
+from tags_core.store import codec
+from tags_core.store.repository import Repository
 from tags_tools.stream_poller import StreamPoller
 
 BUS = "tags-test-bus"
@@ -347,7 +350,7 @@ def test_deleting_a_tag_with_500_attachments_leaves_none(
     objects = [f"c-{n:03d}" for n in range(500)]
     # 500 tag sets as write_tag_set stores them, written in batches (moto copies the table on every transaction,
     # so 500 transactions would take minutes), and the usage they add up to.
-    sets = [{"PutRequest": {"Item": {"PK": {"S": f"T#acme#O#conversation#{o}"}, "SK": {"S": "SET"}, **db.to_item({
+    sets = [{"PutRequest": {"Item": {"PK": {"S": f"T#acme#O#conversation#{o}"}, "SK": {"S": "SET"}, **codec.to_item({
         "item_type": "tag_set", "tenant": "acme", "kind": "conversation", "object_id": o,
         "tags": {tag["id"]: tag["created_at"]}, "version": 1, "updated_at": tag["created_at"],
         "updated_by": tenant.write_key_id})}}} for o in objects]

@@ -27,8 +27,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries.standard import ExponentialBackoff
 
 from functions.stream_processor.app import lambda_handler as stream_handler
-from tags_core import db
 from tags_core.names import name_key, name_lock_suffix
+from tags_core.store import client as db
+from tags_core.store import codec
 from tags_tools.stream_poller import StreamPoller
 
 Invoke = Callable[..., Any]
@@ -181,7 +182,7 @@ def scan(table: str) -> list[dict[str, Any]]:
 
 def assert_consistent(table: str) -> None:
     """No partial state: locks and their tags and groups, counters, usage and merge marks all agree."""
-    items = [db.from_item(i) for i in scan(table)]
+    items = [codec.from_item(i) for i in scan(table)]
     by_type: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         by_type.setdefault(str(item.get("item_type")), []).append(item)
@@ -233,7 +234,7 @@ def assert_consistent(table: str) -> None:
 
 def objects_view(table: str, same: dict[str, str] | None = None) -> dict[tuple[str, str], set[str]]:
     """The live tags each object carries (ids; a tag merged away, or mapped by `same`, reads as its target)."""
-    items = [db.from_item(i) for i in scan(table)]
+    items = [codec.from_item(i) for i in scan(table)]
     tags = {t["id"]: t for t in items if t.get("item_type") == "tag"}
     view: dict[tuple[str, str], set[str]] = {}
     for tag_set in (i for i in items if i.get("item_type") == "tag_set"):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tags_core import groups
+from tags_core.domain import groups
 
 MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # well formed, held by nobody
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")

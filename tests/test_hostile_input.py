@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tags_core.auth import revoke_api_key
+from tags_core.domain.accounts import revoke_api_key
 
 Invoke = Callable[..., Any]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tags_core.auth import revoke_api_key
+from tags_core.domain.accounts import revoke_api_key
 from tags_tools import template as tpl
 from tags_tools.local_server import (
     Gateway,

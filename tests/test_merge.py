@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from functions.stream_processor.app import lambda_handler as stream_handler
-from tags_core import merge as merge_module
-from tags_core.repository import Repository
+from tags_core.domain import merge as merge_module
+from tags_core.store.repository import Repository
 from tags_tools.stream_poller import StreamPoller
 
 Invoke = Callable[..., Any]

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 
-from tags_core.auth import revoke_api_key
+from tags_core.domain.accounts import revoke_api_key
 
 Invoke = Callable[..., Any]
 

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from tags_core.auth import KEY_PATTERN
-from tags_core.repository import INDEX_KEYS, STORAGE_ATTRS
+from tags_core.domain.identity import KEY_PATTERN
 from tags_core.settings import Settings
+from tags_core.store.keys import INDEX_KEYS, STORAGE_ATTRS
 from tags_tools import template as tpl
 
 TEMPLATE = tpl.load_template()

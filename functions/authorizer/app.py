@@ -6,8 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from tags_core.auth import authorizer_policy, resolve_token
+from tags_core.domain.identity import resolve_token
 from tags_core.errors import Unauthenticated
+from tags_core.http.identity import authorizer_policy
 
 logger = Logger(service="tags-authorizer")
 

@@ -4,16 +4,20 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from tags_core import api, tags
-from tags_core.models import BatchCreate, BatchEnvelope
+from tags_core.domain import tags
+from tags_core.domain.models import BatchCreate
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import ok, responses
+from tags_core.http.schemas import BatchEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
 @app.post("/tags/batch", summary="Create tags in bulk", tags=["Tags"],
-          responses=api.responses(200, BatchEnvelope, 413, 415))
+          responses=responses(200, BatchEnvelope, 413, 415))
 def batch_create_tags(body: Annotated[BatchCreate, Body()]):
-    return api.ok(tags.batch_create(api.principal(), body))
+    return ok(tags.batch_create(principal(), body))
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

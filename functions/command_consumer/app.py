@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from tags_core.commands import handle_message
+from tags_core.flows.commands import handle_message
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 SAFETY_MARGIN_SECONDS = 2.0  # a rate-limited write waits for its next window only while this much time is left

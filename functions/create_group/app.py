@@ -4,16 +4,20 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from tags_core import api, groups
-from tags_core.models import GroupCreate, GroupEnvelope
+from tags_core.domain import groups
+from tags_core.domain.models import GroupCreate
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import ok, responses
+from tags_core.http.schemas import GroupEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
 @app.post("/tag-groups", summary="Create a tag group", tags=["Tag groups"],
-          responses=api.responses(201, GroupEnvelope, 409, 413, 415))
+          responses=responses(201, GroupEnvelope, 409, 413, 415))
 def create_group(body: Annotated[GroupCreate, Body()]):
-    return api.ok(groups.create_group(api.principal(), body), status=201)
+    return ok(groups.create_group(principal(), body), status=201)
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

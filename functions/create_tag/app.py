@@ -4,15 +4,19 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from tags_core import api, tags
-from tags_core.models import TagCreate, TagEnvelope
+from tags_core.domain import tags
+from tags_core.domain.models import TagCreate
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import ok, responses
+from tags_core.http.schemas import TagEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
-@app.post("/tags", summary="Create a tag", tags=["Tags"], responses=api.responses(201, TagEnvelope, 409, 413, 415))
+@app.post("/tags", summary="Create a tag", tags=["Tags"], responses=responses(201, TagEnvelope, 409, 413, 415))
 def create_tag(body: Annotated[TagCreate, Body()]):
-    return api.ok(tags.create_tag(api.principal(), body), status=201)
+    return ok(tags.create_tag(principal(), body), status=201)
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

@@ -4,16 +4,19 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from tags_core import api, groups
-from tags_core.models import DeletedEnvelope
+from tags_core.domain import groups
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import ok, responses
+from tags_core.http.schemas import DeletedEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
 @app.delete("/tag-groups/<group_id>", summary="Delete a tag group", tags=["Tag groups"],
-            responses=api.responses(200, DeletedEnvelope, 404, 409))
+            responses=responses(200, DeletedEnvelope, 404, 409))
 def delete_group(group_id: str, ungroup: Annotated[bool, Query()] = False):
-    return api.ok(groups.delete_group(api.principal(), group_id, ungroup=ungroup))
+    return ok(groups.delete_group(principal(), group_id, ungroup=ungroup))
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

@@ -1,14 +1,17 @@
 """DELETE /tags/{tag_id} — delete a tag."""
 
-from tags_core import api, tags
-from tags_core.models import DeletedEnvelope
+from tags_core.domain import tags
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import ok, responses
+from tags_core.http.schemas import DeletedEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
-@app.delete("/tags/<tag_id>", summary="Delete a tag", tags=["Tags"], responses=api.responses(200, DeletedEnvelope, 404))
+@app.delete("/tags/<tag_id>", summary="Delete a tag", tags=["Tags"], responses=responses(200, DeletedEnvelope, 404))
 def delete_tag(tag_id: str):
-    return api.ok(tags.delete_tag(api.principal(), tag_id))
+    return ok(tags.delete_tag(principal(), tag_id))
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

@@ -1,17 +1,18 @@
-"""GET /tag-groups/{group_id} — one tag group with its tag_count."""
+"""GET /tag-groups/{group_id} — one tag group with its tag_count, and its version as ETag."""
 
-from tags_core import api, groups
-from tags_core.models import GroupEnvelope
+from tags_core.domain import groups
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import responses, versioned
+from tags_core.http.schemas import GroupEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
 @app.get("/tag-groups/<group_id>", summary="Get a tag group", tags=["Tag groups"],
-         responses=api.responses(200, GroupEnvelope, 404))
+         responses=responses(200, GroupEnvelope, 404))
 def get_group(group_id: str):
-    principal = api.principal()
-    group = groups.get_group(principal, group_id)
-    return api.ok(groups.present(principal.tenant, group), headers={"ETag": f'"{group["version"]}"'})
+    return versioned(groups.show_group(principal(), group_id))
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

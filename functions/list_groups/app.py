@@ -1,27 +1,21 @@
 """GET /tag-groups — the tenant's tag groups, paginated like tags."""
 
-from typing import Annotated, Literal
+from tags_core.domain import groups
+from tags_core.http.paging import PageRequest, paged
+from tags_core.http.params import DEFAULT_LIMIT, Cursor, Limit, PageNumber, Search, Sort
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import responses
+from tags_core.http.schemas import GroupList
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-
-from tags_core import api, groups
-from tags_core.models import GroupList
-from tags_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
-
-app = api.build_app()
-
-
-@app.get("/tag-groups", summary="List tag groups", tags=["Tag groups"], responses=api.responses(200, GroupList))
-def list_groups(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    page: Annotated[int | None, Query(ge=1)] = None,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=255, description="Name prefix, case-insensitive")] = None,
-    sort: Annotated[Literal["name", "-name", "created_at", "-created_at"], Query()] = "name",
-):
-    data, meta, links = groups.list_groups(api.principal(), PageRequest.of(limit, page, cursor),
-                                           path=api.request_path(), q=q, sort=sort)
-    return api.ok(data, meta=meta, links=links)
+app = build_app()
 
 
-lambda_handler = api.handler(app)
+@app.get("/tag-groups", summary="List tag groups", tags=["Tag groups"], responses=responses(200, GroupList))
+def list_groups(limit: Limit = DEFAULT_LIMIT, page: PageNumber = None, cursor: Cursor = None, q: Search = None,
+                sort: Sort = "name"):
+    return paged(PageRequest.of(limit, page, cursor), {"q": q, "sort": sort},
+                 lambda window: groups.list_groups(principal(), window, q=q, sort=sort), scope={"list": "groups"})
+
+
+lambda_handler = handler(app)

@@ -1,26 +1,20 @@
 """GET /{kind}/{object_id}/tags — the tags on a conversation, customer or comment."""
 
-from typing import Annotated
+from tags_core.domain import attachments
+from tags_core.http.params import Kind, ObjectId, object_kind
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import responses, versioned
+from tags_core.http.schemas import ObjectTagList
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
-
-from tags_core import api, attachments
-from tags_core.models import ObjectTagList
-
-app = api.build_app()
-
-# Documented (OpenAPI) as what attachments accepts; checked there (unknown kind 404, bad object id 400).
-Kind = Annotated[str, Path(description="conversations, customers or comments",
-                           json_schema_extra={"enum": list(attachments.KIND_OF_PATH)})]
-ObjectId = Annotated[str, Path(description="1-128 of A-Z a-z 0-9 . _ : -",
-                               json_schema_extra={"pattern": attachments.OBJECT_ID.pattern})]
+app = build_app()
 
 
 @app.get("/<kind>/<object_id>/tags", summary="List an object's tags", tags=["Tags on objects"],
-         responses=api.responses(200, ObjectTagList, 404))
+         responses=responses(200, ObjectTagList, 404))
 def list_object_tags(kind: Kind, object_id: ObjectId):
-    data, meta = attachments.list_object_tags(api.principal(), kind, object_id)
-    return api.ok(data, meta=meta, headers={"ETag": f'"{meta["version"]}"'})
+    data, meta = attachments.list_object_tags(principal(), object_kind(kind), object_id)
+    return versioned(data, meta=meta)
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

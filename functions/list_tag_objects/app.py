@@ -4,23 +4,28 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from tags_core import api, attachments
-from tags_core.models import TaggedObjectList
-from tags_core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from tags_core.domain import attachments
+from tags_core.http.paging import cursored
+from tags_core.http.params import DEFAULT_LIMIT, Cursor, Limit, object_kind
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import responses
+from tags_core.http.schemas import TaggedObjectList
 
-app = api.build_app()
+app = build_app()
 
 
 @app.get("/tags/<tag_id>/objects", summary="List the objects carrying a tag", tags=["Tags on objects"],
-         responses=api.responses(200, TaggedObjectList, 404))
+         responses=responses(200, TaggedObjectList, 404))
 def list_tag_objects(
     tag_id: str,
     kind: Annotated[Literal["conversations", "customers", "comments"] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ):
-    data, meta = attachments.list_tag_objects(api.principal(), tag_id, kind, limit, cursor)
-    return api.ok(data, meta=meta)
+    of_kind = object_kind(kind) if kind else None
+    return cursored({"tag": tag_id, "kind": of_kind}, cursor,
+                    lambda start: attachments.list_tag_objects(principal(), tag_id, of_kind, limit, start))
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

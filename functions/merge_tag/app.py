@@ -4,16 +4,20 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from tags_core import api, merge
-from tags_core.models import MergeEnvelope, MergeRequest
+from tags_core.domain import merge
+from tags_core.domain.models import MergeRequest
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import ok, responses
+from tags_core.http.schemas import MergeEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
 @app.post("/tags/<tag_id>/merge", summary="Merge a tag into another", tags=["Tags"],
-          responses=api.responses(200, MergeEnvelope, 404, 409, 413, 415))
+          responses=responses(200, MergeEnvelope, 404, 409, 413, 415))
 def merge_tag(tag_id: str, body: Annotated[MergeRequest, Body()], dry_run: Annotated[bool, Query()] = False):
-    return api.ok(merge.merge_tag(api.principal(), tag_id, body.into, dry_run=dry_run))
+    return ok(merge.merge_tag(principal(), tag_id, body.into, dry_run=dry_run))
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

@@ -4,17 +4,20 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from tags_core import api, tags
-from tags_core.models import TagCreate, TagEnvelope
+from tags_core.domain import tags
+from tags_core.domain.models import TagCreate
+from tags_core.http.request import if_match, principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import responses, versioned
+from tags_core.http.schemas import TagEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
 @app.put("/tags/<tag_id>", summary="Replace a tag", tags=["Tags"],
-         responses=api.responses(200, TagEnvelope, 404, 409, 412, 413, 415))
+         responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415))
 def replace_tag(tag_id: str, body: Annotated[TagCreate, Body()]):
-    tag = tags.replace_tag(api.principal(), tag_id, body, api.if_match())
-    return api.ok(tag, headers={"ETag": f'"{tag["version"]}"'})
+    return versioned(tags.replace_tag(principal(), tag_id, body, if_match()))
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

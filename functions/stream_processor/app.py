@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
-from tags_core.stream import InOrderProcessor, handle_record
+from tags_core.flows.stream import InOrderProcessor, handle_record
 
 processor = InOrderProcessor()
 

@@ -4,16 +4,20 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from tags_core import api, groups
-from tags_core.models import GroupEnvelope, GroupPatch
+from tags_core.domain import groups
+from tags_core.domain.models import GroupPatch
+from tags_core.http.request import principal
+from tags_core.http.resolver import build_app, handler
+from tags_core.http.responses import ok, responses
+from tags_core.http.schemas import GroupEnvelope
 
-app = api.build_app()
+app = build_app()
 
 
 @app.patch("/tag-groups/<group_id>", summary="Update a tag group", tags=["Tag groups"],
-           responses=api.responses(200, GroupEnvelope, 404, 409, 413, 415))
+           responses=responses(200, GroupEnvelope, 404, 409, 413, 415))
 def update_group(group_id: str, body: Annotated[GroupPatch, Body()]):
-    return api.ok(groups.patch_group(api.principal(), group_id, body))
+    return ok(groups.patch_group(principal(), group_id, body))
 
 
-lambda_handler = api.handler(app)
+lambda_handler = handler(app)

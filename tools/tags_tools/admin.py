@@ -30,7 +30,7 @@ _TARGET_VARIABLES = ("TABLE_NAME", "DYNAMODB_ENDPOINT_URL", "AWS_REGION", "CURSO
 @contextlib.contextmanager
 def target(table: str, endpoint_url: str | None, region: str) -> Iterator[None]:
     """Point tags_core at a table for the duration of the block, then put the environment back."""
-    from tags_core import db  # noqa: PLC0415
+    from tags_core.store import client as db  # noqa: PLC0415
 
     saved = {name: os.environ.get(name) for name in _TARGET_VARIABLES}
     os.environ["TABLE_NAME"] = table
@@ -89,7 +89,7 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> None:
-    from tags_core import auth  # noqa: PLC0415
+    from tags_core.domain import accounts as auth  # noqa: PLC0415
 
     if args.command == "create-tenant":
         tenant_id = auth.create_tenant(args.name, tenant_id=args.tenant_id)

@@ -432,7 +432,8 @@ class Service:
                      "_HANDLER", "AWS_LAMBDA_LOG_GROUP_NAME"):
             env.pop(name, None)
         os.environ.update(env)
-        from tags_core import db, events  # noqa: PLC0415
+        from tags_core.flows import change_events as events  # noqa: PLC0415
+        from tags_core.store import client as db  # noqa: PLC0415
 
         db.reset()
         events.reset()
@@ -451,7 +452,7 @@ class Service:
 
     @staticmethod
     def repository() -> Any:
-        from tags_core.repository import Repository  # noqa: PLC0415
+        from tags_core.store.repository import Repository  # noqa: PLC0415
 
         return Repository()
 
@@ -477,14 +478,14 @@ class State:
     # - seeding through the repository's own item builders (BatchWriteItem, untimed) -
 
     def principal(self) -> Any:
-        from tags_core.auth import Principal  # noqa: PLC0415
+        from tags_core.domain.identity import Principal  # noqa: PLC0415
 
         return Principal(tenant=self.tenant, role="write", key_id=self.key_id or "seed")
 
     def tag_records(self, names: list[str], *, vary: bool = False) -> list[dict[str, Any]]:
         """Tags shaped exactly as the service creates them. `vary`: types and applies_to spread out."""
-        from tags_core import tags  # noqa: PLC0415
-        from tags_core.models import TagCreate  # noqa: PLC0415
+        from tags_core.domain import tags  # noqa: PLC0415
+        from tags_core.domain.models import TagCreate  # noqa: PLC0415
 
         records = []
         for i, name in enumerate(names):
@@ -500,7 +501,7 @@ class State:
         return self._seed(self.tag_records(names, vary=vary), (repo._tag_item, repo._name_lock), "tag_count")
 
     def seed_groups(self, names: list[str]) -> list[dict[str, Any]]:
-        from tags_core.envelope import rfc3339_now  # noqa: PLC0415
+        from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
         from tags_core.ids import new_id  # noqa: PLC0415
         from tags_core.names import slugify  # noqa: PLC0415
 
@@ -519,7 +520,7 @@ class State:
 
     def seed_tag_sets(self, kind: str, object_ids: list[str], tag_ids: list[str]) -> None:
         """Objects carrying `tag_ids`, committed like the service does (usage counts move with the set)."""
-        from tags_core.envelope import rfc3339_now  # noqa: PLC0415
+        from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
 
         repo = self.service.repository()
         for object_id in object_ids:
@@ -528,7 +529,7 @@ class State:
                                added=list(tag_ids), removed=[], created=[], actor=self.key_id, rate_limit=None)
 
     def seed_reverse(self, tag_id: str, kind: str, object_ids: list[str]) -> None:
-        from tags_core.envelope import rfc3339_now  # noqa: PLC0415
+        from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
 
         repo = self.service.repository()
         for object_id in object_ids:
@@ -538,7 +539,7 @@ class State:
         self.service.seed(self.service.table, items)
 
     def _add_count(self, attribute: str, n: int) -> None:
-        from tags_core.repository import meta_key  # noqa: PLC0415
+        from tags_core.store.keys import meta_key  # noqa: PLC0415
 
         self.service.repository()._call(
             "update_item", TableName=self.service.table, Key=meta_key(self.tenant),
@@ -546,7 +547,7 @@ class State:
 
     def seed_base(self, label: str) -> None:
         """The tenant, a write key, a few tags and groups, an object with tags, reverse index entries."""
-        from tags_core import auth  # noqa: PLC0415
+        from tags_core.domain import accounts as auth  # noqa: PLC0415
 
         auth.create_tenant("Bench", tenant_id=self.tenant)
         self.key_id, self.key = auth.create_api_key(self.tenant, "write", "bench")
@@ -599,9 +600,9 @@ class State:
 
     def stream_event(self, object_id: str) -> dict[str, Any]:
         """One INSERT of an object's tag set, as Lambda's DynamoDB stream event source delivers it."""
-        from tags_core import db  # noqa: PLC0415
-        from tags_core.envelope import rfc3339_now  # noqa: PLC0415
-        from tags_core.repository import tag_set_key  # noqa: PLC0415
+        from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
+        from tags_core.store import codec as db  # noqa: PLC0415
+        from tags_core.store.keys import tag_set_key  # noqa: PLC0415
 
         keys = tag_set_key(self.tenant, "conversation", object_id)
         image = {**keys, **db.to_item({"item_type": "tag_set", "tenant": self.tenant, "kind": "conversation",
@@ -747,7 +748,7 @@ else:
             return 10000
 
     waited = [0.0]  # time inside AWS calls (botocore's before-call -> after-call), on the clients tags_core makes
-    db = sys.modules.get("tags_core.db")
+    db = sys.modules.get("tags_core.store.client")
     if db is not None:
         make = db.create_client
 

@@ -38,20 +38,23 @@ GROUPS = {GROUP_ID: "Demo group", DELETE_GROUP_ID: "Demo group to delete"}
 
 def seed() -> None:
     """Put the fixtures in the table tags_core points at (TABLE_NAME, DYNAMODB_ENDPOINT_URL). Idempotent."""
-    from tags_core import auth  # noqa: PLC0415 - tags_core reads the environment on first use
+    from tags_core.clock import now_iso  # noqa: PLC0415 - tags_core reads the environment on first use
+    from tags_core.domain import accounts  # noqa: PLC0415
+    from tags_core.domain.identity import hash_key  # noqa: PLC0415
+    from tags_core.domain.models import KINDS  # noqa: PLC0415
     from tags_core.errors import Conflict, NotFound  # noqa: PLC0415
-    from tags_core.models import KINDS  # noqa: PLC0415
     from tags_core.names import slugify  # noqa: PLC0415
-    from tags_core.repository import Repository, TagSetChanged, TransactionFailed  # noqa: PLC0415
+    from tags_core.store.repository import Repository  # noqa: PLC0415
+    from tags_core.store.table import TagSetChanged, TransactionFailed  # noqa: PLC0415
 
     repo = Repository()
     with contextlib.suppress(Conflict):
-        auth.create_tenant("Demo", tenant_id=TENANT)
-    record = {"key_id": KEY_ID, "role": "write", "label": "events/ samples", "created_at": auth.now_iso(),
+        accounts.create_tenant("Demo", tenant_id=TENANT)
+    record = {"key_id": KEY_ID, "role": "write", "label": "events/ samples", "created_at": now_iso(),
               "revoked_at": None}
     with contextlib.suppress(TransactionFailed):  # already there
-        repo.put_api_key(TENANT, auth.hash_key(API_KEY), record)
-    now = auth.now_iso()
+        repo.put_api_key(TENANT, hash_key(API_KEY), record)
+    now = now_iso()
     for tag_id, name in TAGS.items():
         if repo.get_tag(TENANT, tag_id, consistent=True) is None:
             tag: dict[str, Any] = {

@@ -436,7 +436,7 @@ class Gateway:
                       headers: Mapping[str, str] | None = None, **fmt: str) -> GatewayResponse:
         """An error API Gateway answers itself: the template's gateway response headers (its type's, else
         DEFAULT_4XX/5XX), the service's error envelope with an RFC 3339 time."""
-        from tags_core.envelope import error_body  # noqa: PLC0415 - imported once the environment is set
+        from tags_core.http.envelope import error_body  # noqa: PLC0415 - imported once the environment is set
 
         default_status, code, default_message = _ERROR_DEFAULTS.get(kind, (500, "internal_error", "Error."))
         status = status or default_status
@@ -741,7 +741,7 @@ def configure_environment(table_name: str, endpoint_url: str | None, *, template
     if events_file:
         os.environ["EVENTS_FILE"] = str(Path(events_file).resolve())
 
-    from tags_core import db  # noqa: PLC0415
+    from tags_core.store import client as db  # noqa: PLC0415
 
     db.reset()
 
@@ -768,7 +768,7 @@ def ensure_table(endpoint_url: str | None, table_name: str, template: Mapping[st
 
 def seed_demo_tenant() -> tuple[str, str, str]:
     """The `demo` tenant (kept if it exists) and a new write key for it: (tenant, key id, key)."""
-    from tags_core import auth  # noqa: PLC0415
+    from tags_core.domain import accounts as auth  # noqa: PLC0415
     from tags_core.errors import Conflict  # noqa: PLC0415
 
     with contextlib.suppress(Conflict):  # kept from an earlier run against a persistent DynamoDB

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tags_core.idempotency import KEY_PATTERN
+from tags_core.http.idempotency import KEY_PATTERN
 from tags_tools import template as tpl
 
 __all__ = ["DEFAULT_OUTPUT", "TITLE", "api_version", "build_spec", "main", "render"]

@@ -1,7 +1,9 @@
-"""Domain exceptions. Domain code raises these; only `tags_core.api` turns them into HTTP responses."""
+"""Domain exceptions and the contract's error entries. Domain code raises these; only `tags_core.http.resolver`
+turns them into HTTP responses."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -101,3 +103,64 @@ class ServiceUnavailable(DomainError):
     def __init__(self, message: str = "The service is busy; retry shortly.", *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# --- validation failures (pydantic) as the contract's error entries ------------------------------------------
+
+# pydantic error type → the stable `code` clients see (documented in docs/errors.md).
+_CODES = {
+    "missing": "required",
+    "extra_forbidden": "unknown_field",
+    "json_invalid": "invalid_json",
+    "string_too_long": "too_long",
+    "too_long": "too_long",
+    "string_too_short": "too_short",
+    "too_short": "too_short",
+    "literal_error": "invalid_choice",
+    "enum": "invalid_choice",
+    "string_pattern_mismatch": "invalid_format",
+    "greater_than": "out_of_range",
+    "greater_than_equal": "out_of_range",
+    "less_than": "out_of_range",
+    "less_than_equal": "out_of_range",
+    "value_error": "invalid_value",
+    "assertion_error": "invalid_value",
+}
+
+
+def field_path(loc: Sequence[Any]) -> str | None:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "headers"):
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and not part.startswith("function-after") and not part.startswith("tagged-union"):
+            out += ("." if out else "") + part
+    return out or None
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg") or "Invalid value.")
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def validation_entries(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    entries = []
+    for error in errors:
+        kind = str(error.get("type", ""))
+        code = _CODES.get(kind) or ("invalid_type" if kind.endswith("_type") or kind.endswith("_parsing")
+                                    else "invalid_value")
+        entry: dict[str, Any] = {"code": code, "message": _message(error)}
+        if kind == "json_invalid":
+            ctx = error.get("ctx") or {}
+            entry["message"] = f"The body is not valid JSON: {ctx.get('error', 'parse error')}."
+        else:
+            path = field_path(error.get("loc") or ())
+            if path:
+                entry["field"] = path
+        entries.append(entry)
+    return entries

@@ -11,12 +11,17 @@ import hashlib
 import hmac
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from aws_lambda_powertools.event_handler import Response
+
+from tags_core.domain.listing import Listing, Window
 from tags_core.errors import InvalidInput
-from tags_core.names import name_key, normalize_name
+from tags_core.http.request import principal, request_path
+from tags_core.http.responses import ok
 from tags_core.settings import get_settings
 
 MAX_LIMIT = 100
@@ -117,9 +122,25 @@ def page_meta(request: PageRequest, *, path: str, query: dict[str, Any], count: 
     return meta, links
 
 
-def search_prefix(q: str) -> str:
-    """The index-key prefix a `q` search matches: the name rules applied to q, cut like the index sort key."""
-    try:
-        return name_key(normalize_name(q)).encode()[:800].decode(errors="ignore")
-    except ValueError as exc:
-        raise InvalidInput(f"q {exc}.", field="q") from None
+def paged(request: PageRequest, query: dict[str, Any], fetch: Callable[[Window], Listing], *,
+          scope: dict[str, Any] | None = None) -> Response:
+    """A page of a list with page numbers and cursors: `query` holds the filters links repeat, `scope` what else
+    tells this list's cursors from another's; `fetch` reads the page the request points at."""
+    tenant = principal().tenant
+    fingerprint = query_fingerprint({**query, **(scope or {})})
+    start = decode_cursor(request.cursor, tenant, fingerprint) if request.cursor else None
+    listing = fetch(Window(limit=request.limit, skip=request.offset if start is None else 0, start=start))
+    next_cursor = encode_cursor(tenant, fingerprint, listing.last) if listing.last else None
+    meta, links = page_meta(request, path=request_path(), query=query, count=len(listing.items),
+                            total=listing.total, next_cursor=next_cursor)
+    return ok(listing.items, meta=meta, links=links)
+
+
+def cursored(query: dict[str, Any], cursor: str | None,
+             fetch: Callable[[Callable[[], dict[str, Any] | None]], Listing]) -> Response:
+    """A page of a cursor-only list; `fetch` asks for the position to start at when it needs it."""
+    tenant = principal().tenant
+    fingerprint = query_fingerprint(query)
+    listing = fetch(lambda: decode_cursor(cursor, tenant, fingerprint) if cursor else None)
+    return ok(listing.items, meta={"next_cursor": encode_cursor(tenant, fingerprint, listing.last)
+                                   if listing.last else None})

@@ -3,7 +3,7 @@
 - The reverse index (objects carrying a tag) follows every change of an object's tag set.
 - A deleted tag is removed from the tag sets that still list it (reads already hide it), and its reverse
   index entries go with it.
-- Then the record's change events are published (tags_core.events): only once the work above is done, so a
+- Then the record's change events are published (tags_core.flows.change_events): only once the work above is done, so a
   consumer reacting to an event sees the derived views up to date.
 
 Every step is idempotent: a record processed twice, or a retried batch, leaves the same state (and publishes
@@ -21,8 +21,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from tags_core.events import build_events, images, publish
-from tags_core.repository import Repository
+from tags_core.flows.change_events import build_events, images, publish
+from tags_core.store import keys
+from tags_core.store.tag_sets import TagSetStore
 
 __all__ = ["InOrderProcessor", "finish_tag_deletion", "handle_record", "images", "sync_reverse_index"]
 
@@ -32,10 +33,10 @@ logger = logging.getLogger("tags.stream")
 def handle_record(record: dict[str, Any]) -> None:
     old, new = images(record)
     item = new or old or {}
-    item_type = item.get("item_type")
-    if item_type == "tag_set":
+    item_type = keys.item_type(item)
+    if item_type == keys.TAG_SET:
         sync_reverse_index(old, new)
-    elif item_type == "tag" and old is not None and new is None:
+    elif item_type == keys.TAG and old is not None and new is None:
         finish_tag_deletion(old)
     publish(build_events(record))
 
@@ -78,7 +79,7 @@ def sync_reverse_index(old: dict[str, Any] | None, new: dict[str, Any] | None) -
     tenant, kind, object_id = ref["tenant"], ref["kind"], ref["object_id"]
     before = (old or {}).get("tags") or {}
     after = (new or {}).get("tags") or {}
-    repo = Repository()
+    repo = TagSetStore()
     added = {tag_id: at for tag_id, at in after.items() if tag_id not in before}
     removed = [tag_id for tag_id in before if tag_id not in after]
     repo.write_reverse_entries(tenant, kind, object_id, added=added, removed=removed)
@@ -86,7 +87,7 @@ def sync_reverse_index(old: dict[str, Any] | None, new: dict[str, Any] | None) -
 
 def finish_tag_deletion(tag: dict[str, Any]) -> None:
     """Prune a deleted tag from every object that still lists it, a page of the reverse index at a time."""
-    repo = Repository()
+    repo = TagSetStore()
     tenant, tag_id = tag["tenant"], tag["id"]
     start: dict[str, Any] | None = None
     pruned = 0

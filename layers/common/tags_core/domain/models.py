@@ -1,4 +1,5 @@
-"""pydantic models at every boundary: request bodies, responses (documented in OpenAPI) and the stored tag.
+"""The domain's pydantic models: request bodies (strict) and the public shapes of tags, groups and their results.
+The envelopes around them, for the OpenAPI document, are tags_core.http.schemas.
 
 Request models are strict (no silent coercion of "true" to true) and forbid unknown fields.
 """
@@ -131,8 +132,6 @@ class BatchCreate(StrictModel):
         "Each item is a name or a tag object as in POST /tags; an item of any other type is reported in `errors`."))
 
 
-# --- responses (documentation and the shape handlers return) -----------------------------------------------
-
 class Usage(Model):
     conversation: int = 0
     customer: int = 0
@@ -162,10 +161,6 @@ class Tag(Model):
     updated_at: str
 
 
-class TagEnvelope(Model):
-    data: Tag
-
-
 class TagRef(Model):
     id: str
     name: str
@@ -181,60 +176,6 @@ class BatchResult(Model):
     existing: list[TagRef]
     errors: list[ItemError]
 
-
-class BatchEnvelope(Model):
-    data: BatchResult
-
-
-class ListMeta(Model):
-    current_page: int | None
-    from_: int | None = Field(alias="from")
-    to: int | None
-    per_page: int
-    last_page: int | None
-    total: int | None
-    path: str
-    next_cursor: str | None
-
-
-class ListLinks(Model):
-    first: str | None
-    last: str | None
-    prev: str | None
-    next: str | None
-
-
-class TagList(Model):
-    data: list[Tag]
-    meta: ListMeta
-    links: ListLinks
-
-
-class Deleted(Model):
-    id: str
-    object: str
-    deleted: Literal[True]
-
-
-class DeletedEnvelope(Model):
-    data: Deleted
-
-
-class ErrorEntry(Model):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorEnvelope(Model):
-    status: int
-    description: str
-    response_time: str
-    request_id: str
-    errors: list[ErrorEntry]
-
-
-# --- tag groups ----------------------------------------------------------------------------------------------
 
 class GroupCreate(StrictModel):
     """Body of POST /tag-groups."""
@@ -269,18 +210,6 @@ class Group(Model):
     updated_at: str
 
 
-class GroupEnvelope(Model):
-    data: Group
-
-
-class GroupList(Model):
-    data: list[Group]
-    meta: ListMeta
-    links: ListLinks
-
-
-# --- tags on objects -----------------------------------------------------------------------------------------
-
 class AttachRequest(StrictModel):
     """Body of POST and PUT /{kind}/{object_id}/tags: tags by name and/or id (50 per call at most)."""
 
@@ -294,32 +223,11 @@ class ObjectRef(Model):
     id: str
 
 
-class ObjectTagsMeta(Model):
-    object: ObjectRef
-    version: int
-
-
-class ObjectTagList(Model):
-    data: list[Tag]
-    meta: ObjectTagsMeta
-
-
 class TaggedObject(Model):
     kind: Kind
     id: str
     attached_at: str
 
-
-class CursorMeta(Model):
-    next_cursor: str | None
-
-
-class TaggedObjectList(Model):
-    data: list[TaggedObject]
-    meta: CursorMeta
-
-
-# --- merge -----------------------------------------------------------------------------------------------------
 
 class MergeRequest(StrictModel):
     """Body of POST /tags/{id}/merge."""
@@ -335,7 +243,3 @@ class MergeResult(Model):
     dry_run: bool
     status: Literal["dry_run", "merged", "in_progress"]
     moved: Usage | None = None
-
-
-class MergeEnvelope(Model):
-    data: MergeResult

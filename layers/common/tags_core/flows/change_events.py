@@ -28,8 +28,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tags_core import db
+from tags_core.clock import rfc3339
 from tags_core.settings import get_settings
+from tags_core.store import client as db
+from tags_core.store import keys
+from tags_core.store.codec import from_item
 
 SOURCE = "tags.service"
 LOCAL_BUS = "local"
@@ -54,11 +57,7 @@ def images(record: dict[str, Any]) -> tuple[Image, Image]:
     """The old and new item of a stream record, as plain values."""
     change = record.get("dynamodb") or {}
     old, new = change.get("OldImage"), change.get("NewImage")
-    return (db.from_item(old) if old else None), (db.from_item(new) if new else None)
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return (from_item(old) if old else None), (from_item(new) if new else None)
 
 
 def record_time(record: dict[str, Any]) -> str | None:
@@ -135,9 +134,9 @@ def _tag_set_events(old: Image, new: Image, base: Callable[..., dict[str, Any]])
 
 
 _BUILDERS: dict[str, Callable[[Image, Image, Callable[..., dict[str, Any]]], list[Event]]] = {
-    "tag": _tag_events,
-    "group": _group_events,
-    "tag_set": _tag_set_events,
+    keys.TAG: _tag_events,
+    keys.GROUP: _group_events,
+    keys.TAG_SET: _tag_set_events,
 }
 
 
@@ -145,7 +144,7 @@ def build_events(record: dict[str, Any]) -> list[Event]:
     """The events one stream record stands for, in order. Pure: the same record always gives the same events."""
     old, new = images(record)
     item = new or old or {}
-    builder = _BUILDERS.get(str(item.get("item_type")))
+    builder = _BUILDERS.get(str(keys.item_type(item)))
     if builder is None:
         return []
     actor, at = _stamp(old, new, record_time(record))

@@ -1,4 +1,4 @@
-"""Per key and object write budget: a fixed window counter, moved inside the write's own transaction."""
+"""Per key and object write budget: a fixed window counter, spent inside the write's own transaction."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from tags_core.errors import RateLimited
 from tags_core.settings import get_settings
+from tags_core.store.tag_sets import write_budget
 
 
 def _window(now: float) -> tuple[int, int]:
@@ -16,15 +17,8 @@ def _window(now: float) -> tuple[int, int]:
 
 
 def charge(tenant: str, key_id: str, kind: str, object_id: str) -> dict[str, Any]:
-    """The Update action that spends one write of the window (it fails once the budget is spent)."""
-    start, end = _window(time.time())
-    return {
-        "Key": {"PK": {"S": f"T#{tenant}#RL#{key_id}#{kind}#{object_id}"}, "SK": {"S": f"W#{start}"}},
-        "UpdateExpression": "ADD writes :one SET expires_at = :expires",
-        "ConditionExpression": "attribute_not_exists(writes) OR writes < :limit",
-        "ExpressionAttributeValues": {":one": {"N": "1"}, ":limit": {"N": str(get_settings().rate_limit_writes)},
-                                      ":expires": {"N": str(end + 60)}},
-    }
+    """The action that spends one write of the current window (it fails once the budget is spent)."""
+    return write_budget(tenant, key_id, kind, object_id, _window(time.time()), get_settings().rate_limit_writes)
 
 
 def refused() -> RateLimited:

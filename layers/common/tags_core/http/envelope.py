@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+from tags_core.clock import now_iso
+
 JSON = "application/json"
-
-
-def rfc3339_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # Python's phrase for 413 changed across versions; the API says the same thing everywhere.
@@ -23,7 +20,7 @@ def error_body(status: int, entries: list[dict[str, Any]], request_id: str) -> d
         description = _DESCRIPTIONS.get(status) or HTTPStatus(status).phrase
     except ValueError:
         description = "Error"
-    return {"status": status, "description": description, "response_time": rfc3339_now(),
+    return {"status": status, "description": description, "response_time": now_iso(),
             "request_id": request_id, "errors": entries}
 
 

@@ -27,19 +27,20 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from tags_core import attachments
-from tags_core.attachments import KIND_OF_PATH, MAX_PER_CALL, OBJECT_ID
-from tags_core.auth import TENANT_PATTERN, Principal
-from tags_core.errors import DomainError, InvalidInput, NotFound, RateLimited
+from tags_core.domain import attachments
+from tags_core.domain.accounts import TENANT_PATTERN
+from tags_core.domain.attachments import MAX_PER_CALL
+from tags_core.domain.identity import Principal
+from tags_core.domain.models import MAX_RAW_NAME, AttachRequest
+from tags_core.domain.objects import KIND_OF_PLURAL, OBJECT_ID
+from tags_core.errors import DomainError, InvalidInput, NotFound, RateLimited, validation_entries
 from tags_core.ids import looks_like_id
-from tags_core.models import MAX_RAW_NAME, AttachRequest
-from tags_core.repository import Repository
-from tags_core.validation import validation_entries
+from tags_core.store.repository import Repository
 
 logger = logging.getLogger("tags.commands")
 
 ACTOR_PREFIX = "queue:"
-_PLURAL = {**{kind: kind for kind in KIND_OF_PATH}, **{single: plural for plural, single in KIND_OF_PATH.items()}}
+_PLURAL = {**{kind: kind for kind in KIND_OF_PLURAL}, **{single: plural for plural, single in KIND_OF_PLURAL.items()}}
 T = TypeVar("T")
 
 
@@ -106,18 +107,19 @@ def apply_command(command: TagCommand, message_id: str, *, deadline: float | Non
         raise NotFound(f"No tenant {command.tenant!r}.", field="tenant", code="tenant_not_found")
     principal = Principal(tenant=command.tenant, role="write", key_id=ACTOR_PREFIX + message_id)
     kind, object_id = command.kind, command.object_id
+    object_kind = KIND_OF_PLURAL[kind]
     tags: list[dict[str, Any]] | None = None
     meta: dict[str, Any] = {}
     if command.add:
         body = _attach_request(list(command.add))
-        tags, meta = _within(deadline, functools.partial(attachments.set_object_tags, principal, kind, object_id,
+        tags, meta = _within(deadline, functools.partial(attachments.set_object_tags, principal, object_kind, object_id,
                                                          body, replace=False))
     if command.remove:
         names = [ref for ref in command.remove if not looks_like_id(ref)]
         by_name = repo.find_tag_ids_by_names(command.tenant, names) if names else {}  # after `add` created any
         remove_ids = [ref for ref in command.remove if looks_like_id(ref)] + list(by_name.values())
         for tag_id in dict.fromkeys(remove_ids):
-            tags, meta = _within(deadline, functools.partial(attachments.remove_object_tag, principal, kind,
+            tags, meta = _within(deadline, functools.partial(attachments.remove_object_tag, principal, object_kind,
                                                              object_id, tag_id))
     return {"tenant": command.tenant, "kind": kind, "object_id": object_id,
             "tag_ids": [tag["id"] for tag in tags or []], "version": meta.get("version")}

@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tags_core import db
 from tags_core.errors import Conflict, InvalidInput, ServiceUnavailable
 from tags_core.settings import get_settings
+from tags_core.store import client as db
+from tags_core.store.keys import EXPIRES_AT, idempotency_pk
 
 TTL_SECONDS = 24 * 3600
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, like most payment APIs accept
@@ -52,7 +53,7 @@ def run_once(tenant: str, route: str, key: str, body: str | None, context: Any,
         payload = body
     store = DynamoDBPersistenceLayer(
         table_name=get_settings().table_name, key_attr="PK", sort_key_attr="SK",
-        static_pk_value=f"T#{tenant}#IDEMPOTENCY", expiry_attr="expires_at", boto3_client=db.client())
+        static_pk_value=idempotency_pk(tenant), expiry_attr=EXPIRES_AT, boto3_client=db.client())
     config = IdempotencyConfig(event_key_jmespath="[route, key]", payload_validation_jmespath="body",
                                expires_after_seconds=TTL_SECONDS, raise_on_no_idempotency_key=True)
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):

@@ -6,25 +6,24 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from tags_core.auth import Principal, now_iso
-from tags_core.errors import Conflict, DomainError, InvalidInput, NotFound, PreconditionFailed
+from tags_core.clock import now_iso
+from tags_core.domain.identity import Principal
+from tags_core.domain.listing import Listing, Window, search_prefix
+from tags_core.domain.models import KINDS, BatchCreate, TagCreate, TagPatch
+from tags_core.errors import Conflict, DomainError, InvalidInput, NotFound, PreconditionFailed, validation_entries
 from tags_core.ids import looks_like_id, new_id
-from tags_core.models import KINDS, BatchCreate, TagCreate, TagPatch
 from tags_core.names import name_key, slugify
-from tags_core.pagination import (
-    PageRequest,
-    decode_cursor,
-    encode_cursor,
-    page_meta,
-    query_fingerprint,
-    search_prefix,
-)
-from tags_core.repository import INDEX_BY_GROUP, INDEX_BY_NAME, INDEX_BY_TYPE, Repository, group_not_found
-from tags_core.validation import validation_entries
+from tags_core.store.tags import GroupMissing, TagStore
+from tags_core.store.tenants import TenantStore
 
 MUTABLE_FIELDS = ("name", "type", "group_id", "applies_to", "color", "description")
 UPDATE_ATTEMPTS = 3
 _create_adapter = TypeAdapter(TagCreate)
+
+
+def group_not_found() -> InvalidInput:
+    """The answer to a tag naming a group that does not exist (the body's id: a bad request, not a 404)."""
+    return InvalidInput("No such tag group.", field="group_id", code="group_not_found")
 
 
 def present(tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
@@ -45,24 +44,31 @@ def _check_group(group_id: str | None) -> None:
         raise group_not_found()
 
 
-def _new_record(p: Principal, body: TagCreate) -> dict[str, Any]:
+def _new_record(principal: Principal, body: TagCreate) -> dict[str, Any]:
     now = now_iso()
     return {
         "id": new_id(), "name": body.name, "name_slug": slugify(body.name), "type": body.type,
         "group_id": body.group_id, "applies_to": body.applies_to.model_dump(), "color": body.color,
         "description": body.description, "usage": {kind: 0 for kind in KINDS}, "version": 1,
-        "created_at": now, "updated_at": now, "updated_by": p.key_id,
+        "created_at": now, "updated_at": now, "updated_by": principal.key_id,
     }
 
 
-def create_tag(p: Principal, body: TagCreate) -> dict[str, Any]:
+def create_tag(principal: Principal, body: TagCreate) -> dict[str, Any]:
     _check_group(body.group_id)
-    record = _new_record(p, body)
-    Repository().create_tag(p.tenant, record)
-    return present(p.tenant, record)
+    record = _new_record(principal, body)
+    _create(TagStore(), principal.tenant, record)
+    return present(principal.tenant, record)
 
 
-def batch_create(p: Principal, body: BatchCreate) -> dict[str, Any]:
+def _create(repo: TagStore, tenant: str, record: dict[str, Any]) -> None:
+    try:
+        repo.create_tag(tenant, record)
+    except GroupMissing:
+        raise group_not_found() from None
+
+
+def batch_create(principal: Principal, body: BatchCreate) -> dict[str, Any]:
     """Create many tags. Names already taken are reported in `existing`; a name repeated in the request counts
     once (its first occurrence); bad items are reported in `errors` with their index."""
     inserted: list[dict[str, Any]] = []
@@ -81,31 +87,36 @@ def batch_create(p: Principal, body: BatchCreate) -> dict[str, Any]:
             continue
         candidates.setdefault(name_key(item.name), (index, item))
 
-    repo = Repository()
-    taken = repo.find_tag_ids_by_names(p.tenant, [item.name for _, item in candidates.values()])
+    repo = TagStore()
+    taken = repo.find_tag_ids_by_names(principal.tenant, [item.name for _, item in candidates.values()])
     for key, (index, item) in candidates.items():
         if key in taken:
             existing.append({"id": taken[key], "name": item.name})
             continue
-        record = _new_record(p, item)
+        record = _new_record(principal, item)
         try:
-            repo.create_tag(p.tenant, record)
+            _create(repo, principal.tenant, record)
         except Conflict as exc:  # created by a concurrent request since we looked
             existing.append({"id": exc.extra.get("existing_id") or "", "name": item.name})
             continue
         except InvalidInput as exc:  # e.g. its group was deleted meanwhile
             errors.append({"index": index, "errors": exc.entries()})
             continue
-        inserted.append(present(p.tenant, record))
+        inserted.append(present(principal.tenant, record))
     errors.sort(key=lambda e: e["index"])
     return {"inserted": inserted, "existing": existing, "errors": errors}
 
 
-def get_tag(p: Principal, tag_id: str, *, consistent: bool = False) -> dict[str, Any]:
-    tag = Repository().get_tag(p.tenant, tag_id, consistent=consistent) if looks_like_id(tag_id) else None
+def get_tag(principal: Principal, tag_id: str, *, consistent: bool = False) -> dict[str, Any]:
+    tag = TagStore().get_tag(principal.tenant, tag_id, consistent=consistent) if looks_like_id(tag_id) else None
     if tag is None:
         raise NotFound("No tag with this id.", field="id")
     return tag
+
+
+def show_tag(principal: Principal, tag_id: str) -> dict[str, Any]:
+    """A tag as the API shows it, read consistently (read-your-writes for ETag and If-Match)."""
+    return present(principal.tenant, get_tag(principal, tag_id, consistent=True))
 
 
 def _merged_applies_to(current: dict[str, bool], given: dict[str, bool]) -> dict[str, bool]:
@@ -116,12 +127,12 @@ def _merged_applies_to(current: dict[str, bool], given: dict[str, bool]) -> dict
     return merged
 
 
-def _apply(p: Principal, tag_id: str, changes: dict[str, Any] | None, replace: TagCreate | None,
+def _apply(principal: Principal, tag_id: str, changes: dict[str, Any] | None, replace: TagCreate | None,
            expected_version: int | None) -> dict[str, Any]:
     """Read, change, write conditionally on the version read; retried on a lost race unless If-Match was given."""
-    repo = Repository()
+    repo = TagStore()
     for attempt in range(UPDATE_ATTEMPTS):
-        current = get_tag(p, tag_id, consistent=attempt > 0)
+        current = get_tag(principal, tag_id, consistent=attempt > 0)
         if expected_version is not None and current["version"] != expected_version:
             raise PreconditionFailed(f"The tag is at version {current['version']}, not {expected_version}.",
                                      field="If-Match")
@@ -133,38 +144,40 @@ def _apply(p: Principal, tag_id: str, changes: dict[str, Any] | None, replace: T
                 wanted["applies_to"] = _merged_applies_to(current["applies_to"], changes["applies_to"])
         updated = {**current, **{field: wanted[field] for field in MUTABLE_FIELDS}}
         if all(updated[f] == current[f] for f in MUTABLE_FIELDS):
-            return present(p.tenant, current)
+            return present(principal.tenant, current)
         if updated["group_id"] != current.get("group_id"):
             _check_group(updated["group_id"])
         updated.update(name_slug=slugify(updated["name"]), version=current["version"] + 1, updated_at=now_iso(),
-                       updated_by=p.key_id)
+                       updated_by=principal.key_id)
         try:
-            repo.update_tag(p.tenant, current, updated)
+            repo.update_tag(principal.tenant, current, updated)
+        except GroupMissing:
+            raise group_not_found() from None
         except PreconditionFailed:
             if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:
                 raise
             continue
-        return present(p.tenant, updated)
+        return present(principal.tenant, updated)
     raise PreconditionFailed("The tag is changing too fast; read it again.")  # pragma: no cover
 
 
-def replace_tag(p: Principal, tag_id: str, body: TagCreate, expected_version: int | None) -> dict[str, Any]:
-    return _apply(p, tag_id, None, body, expected_version)
+def replace_tag(principal: Principal, tag_id: str, body: TagCreate, expected_version: int | None) -> dict[str, Any]:
+    return _apply(principal, tag_id, None, body, expected_version)
 
 
-def patch_tag(p: Principal, tag_id: str, body: TagPatch, expected_version: int | None) -> dict[str, Any]:
+def patch_tag(principal: Principal, tag_id: str, body: TagPatch, expected_version: int | None) -> dict[str, Any]:
     changes = body.model_dump(mode="json", include=body.model_fields_set)
     if body.applies_to is not None:  # only the kinds given change
         changes["applies_to"] = body.applies_to.model_dump(include=body.applies_to.model_fields_set)
-    return _apply(p, tag_id, changes, None, expected_version)
+    return _apply(principal, tag_id, changes, None, expected_version)
 
 
-def delete_tag(p: Principal, tag_id: str) -> dict[str, Any]:
-    repo = Repository()
+def delete_tag(principal: Principal, tag_id: str) -> dict[str, Any]:
+    repo = TagStore()
     for attempt in range(UPDATE_ATTEMPTS):
-        tag = get_tag(p, tag_id, consistent=attempt > 0)
+        tag = get_tag(principal, tag_id, consistent=attempt > 0)
         try:
-            repo.delete_tag(p.tenant, tag)
+            repo.delete_tag(principal.tenant, tag)
         except PreconditionFailed:
             if attempt == UPDATE_ATTEMPTS - 1:
                 raise
@@ -173,49 +186,18 @@ def delete_tag(p: Principal, tag_id: str) -> dict[str, Any]:
     return {"id": tag_id, "object": "tag", "deleted": True}
 
 
-def list_tags(p: Principal, request: PageRequest, *, path: str, q: str | None, type: str | None,
-              group_id: str | None, applies_to: str | None, sort: str) -> tuple[list[dict[str, Any]], dict, dict]:
-    """One page of the tenant's tags. A single filter (group or type) with name order, or no filter, is served by
-    an index, so a page reads ~limit items; other combinations add a FilterExpression (docs/data-model.md)."""
-    tenant = p.tenant
-    query = {"q": q, "type": type, "group_id": group_id, "applies_to": applies_to, "sort": sort}
-    fingerprint = query_fingerprint(query)
-    start = decode_cursor(request.cursor, tenant, fingerprint) if request.cursor else None
+def list_tags(principal: Principal, window: Window, *, q: str | None, tag_type: str | None, group_id: str | None,
+              applies_to: str | None, sort: str) -> Listing:
+    """One page of the tenant's tags, filtered and in one of four orders (the store picks the index)."""
+    tenant = principal.tenant
     prefix = search_prefix(q) if q is not None else None
-    group_partition = f"T#{tenant}#TAGS#G#{group_id or '-'}" if group_id is not None else None
-    if group_id is not None and group_id not in ("null", "0") and not looks_like_id(group_id):
+    ungrouped = group_id in ("null", "0")
+    if group_id is not None and not ungrouped and not looks_like_id(group_id):
         raise InvalidInput("group_id must be a group id, or null for free-standing tags.", field="group_id")
-    if group_id in ("null", "0"):
-        group_partition = f"T#{tenant}#TAGS#G#-"
-    filters: list[tuple[str, str, Any]] = []
-    if applies_to is not None:
-        filters.append((f"applies_to.{applies_to}", "=", True))
-    if sort.lstrip("-") == "name":
-        if group_partition:
-            index, partition = INDEX_BY_GROUP, group_partition
-            if type:
-                filters.append(("GSI3PK", "=", f"T#{tenant}#TAGS#TYPE#{type}"))
-        elif type:
-            index, partition = INDEX_BY_TYPE, f"T#{tenant}#TAGS#TYPE#{type}"
-        else:
-            index, partition = INDEX_BY_NAME, f"T#{tenant}#TAGS"
-        key_prefix = prefix
-    else:  # creation order: ids are ULIDs, so the base table's sort key is creation time
-        index, partition, key_prefix = None, f"T#{tenant}", None
-        if group_partition:
-            filters.append(("GSI2PK", "=", group_partition))
-        if type:
-            filters.append(("GSI3PK", "=", f"T#{tenant}#TAGS#TYPE#{type}"))
-        if prefix:
-            filters.append(("GSI1SK", "begins_with", prefix))
-    repo = Repository()
-    items, last_key = repo.query_page(
-        index=index, partition=partition, ascending=not sort.startswith("-"), limit=request.limit,
-        start_key=start, prefix=key_prefix, filters=filters, skip=request.offset if start is None else 0,
-    )
-    unfiltered = q is None and type is None and group_id is None and applies_to is None
-    total = repo.count_tags(tenant) if unfiltered else None
-    next_cursor = encode_cursor(tenant, fingerprint, last_key) if last_key else None
-    meta, links = page_meta(request, path=path, query=query, count=len(items), total=total, next_cursor=next_cursor)
-    return [present(tenant, item) for item in items], meta, links
-
+    items, last = TagStore().list_tags(
+        tenant, by_name=sort.lstrip("-") == "name", ascending=not sort.startswith("-"), limit=window.limit,
+        start=window.start, skip=window.skip, prefix=prefix, tag_type=tag_type,
+        group=None if ungrouped else group_id, ungrouped=ungrouped, applies_to=applies_to)
+    unfiltered = q is None and tag_type is None and group_id is None and applies_to is None
+    total = TenantStore().count_tags(tenant) if unfiltered else None
+    return Listing([present(tenant, item) for item in items], total, last)

@@ -1,7 +1,8 @@
 """The one place that builds the HTTP layer: resolver with validation, CORS, error envelope and exception mapping.
 
 A function's app.py does `app = build_app()`, declares its one route and exports `lambda_handler = handler(app)`.
-Domain code raises `tags_core.errors` exceptions; they become responses here and nowhere else.
+Domain code raises `tags_core.errors` exceptions; they become responses here and nowhere else. What a route reads
+of its request is in `tags_core.http.request`, what it answers with in `tags_core.http.responses`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from pydantic import BaseModel
 
-from tags_core import idempotency
-from tags_core.auth import Principal, principal_from_event
-from tags_core.envelope import JSON, error_body
 from tags_core.errors import (
     DomainError,
     InvalidInput,
@@ -33,9 +31,12 @@ from tags_core.errors import (
     RateLimited,
     ServiceUnavailable,
     UnsupportedMediaType,
+    validation_entries,
 )
-from tags_core.models import ErrorEnvelope
-from tags_core.validation import MAX_BODY_BYTES, parse_json_body, validation_entries
+from tags_core.http import idempotency
+from tags_core.http.envelope import JSON, error_body
+from tags_core.http.identity import principal_from_event
+from tags_core.http.validation import MAX_BODY_BYTES, parse_json_body
 
 logger = logging.getLogger("tags")
 
@@ -184,69 +185,3 @@ def handler(app: APIGatewayRestResolver) -> Handler:
         return response
 
     return lambda_handler
-
-
-def principal() -> Principal:
-    """The caller of the request being handled (from the authorizer context only)."""
-    return principal_from_event(BaseRouter.current_event.raw_event)
-
-
-def request_path() -> str:
-    """The path as the client called it (with the stage or base path), for links in list responses."""
-    event = BaseRouter.current_event.raw_event
-    return ((event.get("requestContext") or {}).get("path")) or event.get("path") or "/"
-
-
-def header(name: str) -> str | None:
-    return BaseRouter.current_event.headers.get(name) or BaseRouter.current_event.headers.get(name.lower())
-
-
-def ok(data: Any, status: int = 200, *, meta: dict[str, Any] | None = None, links: dict[str, Any] | None = None,
-       headers: dict[str, str] | None = None) -> Response:
-    body: dict[str, Any] = {"data": data}
-    if meta is not None:
-        body["meta"] = meta
-    if links is not None:
-        body["links"] = links
-    return Response(status_code=status, content_type=JSON, body=_json(body), headers=headers or {})
-
-
-def _json(body: dict[str, Any]) -> str | dict[str, Any]:
-    """The body as the resolver would serialize it (compact JSON), serialized once by the C encoder: a string body
-    skips the validation middleware's recursive jsonable_encoder, about a third of a list request's own time.
-    Anything plain JSON cannot hold (a set, ...) is left to the resolver's encoders, as before."""
-    try:
-        return json.dumps(body, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return body
-
-
-def if_match() -> int | None:
-    """The version in `If-Match: "<version>"` (weak or bare forms accepted), or None when absent or `*`."""
-    raw = header("If-Match")
-    if raw is None or raw.strip() == "*":
-        return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:  # "²".isdigit(), but int("²") fails
-        raise InvalidInput('If-Match must be a version in quotes, like "3".', field="If-Match",
-                           code="invalid_header")
-    return int(value)
-
-
-_ERROR_TEXT = {400: "Invalid request", 401: "Missing, unknown or revoked API key", 403: "The key lacks the role",
-               404: "Not found in this tenant", 409: "Conflict", 412: "Stale If-Match", 413: "Body over 64 KiB",
-               415: "Body is not JSON", 429: "Rate limited; retry after Retry-After",
-               500: "Internal error: a generic message and the request id",
-               503: "Store busy; retry after Retry-After"}
-
-
-def responses(status: int, model: type[BaseModel] | None, *errors: int, description: str = "Success") -> dict:
-    """OpenAPI `responses` for a route: its success model and the error statuses it can answer with."""
-    documented: dict[int, Any] = {
-        status: {"description": description, "content": {JSON: {"model": model}}} if model
-        else {"description": description},
-    }
-    # Any route: API Gateway's stage throttling (429) and the generic error of a failed function (500) too.
-    for code in sorted({400, 401, 403, 429, 500, 503, *errors}):
-        documented[code] = {"description": _ERROR_TEXT[code], "content": {JSON: {"model": ErrorEnvelope}}}
-    return documented

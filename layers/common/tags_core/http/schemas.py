@@ -1,0 +1,106 @@
+"""The response envelopes of the API as pydantic models: documentation (OpenAPI) of what the routes return."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tags_core.domain.models import (
+    BatchResult,
+    Group,
+    MergeResult,
+    Model,
+    ObjectRef,
+    Tag,
+    TaggedObject,
+)
+
+
+class TagEnvelope(Model):
+    data: Tag
+
+
+class BatchEnvelope(Model):
+    data: BatchResult
+
+
+class ListMeta(Model):
+    current_page: int | None
+    from_: int | None = Field(alias="from")
+    to: int | None
+    per_page: int
+    last_page: int | None
+    total: int | None
+    path: str
+    next_cursor: str | None
+
+
+class ListLinks(Model):
+    first: str | None
+    last: str | None
+    prev: str | None
+    next: str | None
+
+
+class TagList(Model):
+    data: list[Tag]
+    meta: ListMeta
+    links: ListLinks
+
+
+class Deleted(Model):
+    id: str
+    object: str
+    deleted: Literal[True]
+
+
+class DeletedEnvelope(Model):
+    data: Deleted
+
+
+class ErrorEntry(Model):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorEnvelope(Model):
+    status: int
+    description: str
+    response_time: str
+    request_id: str
+    errors: list[ErrorEntry]
+
+
+class GroupEnvelope(Model):
+    data: Group
+
+
+class GroupList(Model):
+    data: list[Group]
+    meta: ListMeta
+    links: ListLinks
+
+
+class ObjectTagsMeta(Model):
+    object: ObjectRef
+    version: int
+
+
+class ObjectTagList(Model):
+    data: list[Tag]
+    meta: ObjectTagsMeta
+
+
+class CursorMeta(Model):
+    next_cursor: str | None
+
+
+class TaggedObjectList(Model):
+    data: list[TaggedObject]
+    meta: CursorMeta
+
+
+class MergeEnvelope(Model):
+    data: MergeResult

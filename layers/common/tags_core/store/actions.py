@@ -1,0 +1,63 @@
+"""Transaction actions more than one repository writes: counters, a tag's own fields, the rename of a name lock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tags_core.names import name_key
+from tags_core.store.codec import to_attr
+from tags_core.store.keys import group_key, meta_key, name_lock_key, tag_index_attrs, tag_key
+from tags_core.store.table import Transaction
+
+# The fields of a tag that a tag update writes (usage is moved only by attachments, aliases only by merges).
+TAG_FIELDS = ("name", "name_slug", "type", "group_id", "applies_to", "color", "description", "version", "updated_at",
+              "updated_by")
+
+
+def count(tenant: str, counter: str, delta: int, placeholder: str) -> dict[str, Any]:
+    """Move one of the tenant's counters (tag_count, group_count)."""
+    return {"Update": {"Key": meta_key(tenant), "UpdateExpression": f"ADD {counter} {placeholder}",
+                       "ExpressionAttributeValues": {placeholder: {"N": str(delta)}}}}
+
+
+def group_count(tenant: str, group_id: str, delta: int) -> dict[str, Any]:
+    """Move a group's tag count; fails (and so cancels the transaction) when the group does not exist."""
+    return {"Update": {"Key": group_key(tenant, group_id), "UpdateExpression": "ADD tag_count :d",
+                       "ConditionExpression": "attribute_exists(PK)",
+                       "ExpressionAttributeValues": {":d": {"N": str(delta)}}}}
+
+
+def tag_fields(tenant: str, old: dict[str, Any], new: dict[str, Any], extra_condition: str = "",
+               extra_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SET the tag's own fields (never its usage, which attachments move concurrently) at `old`'s version."""
+    fields = {k: new[k] for k in TAG_FIELDS}
+    fields.update(dict(tag_index_attrs(tenant, new).items()))
+    return {"Update": {
+        "Key": tag_key(tenant, old["id"]),
+        "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+        "ConditionExpression": "attribute_exists(PK) AND version = :old_version" + extra_condition,
+        "ExpressionAttributeNames": {f"#{k}": k for k in fields},
+        "ExpressionAttributeValues": {**{f":{k}": to_attr(v) for k, v in fields.items()},
+                                      ":old_version": {"N": str(old["version"])}, **(extra_values or {})},
+    }}
+
+
+def rename_lock(transaction: Transaction, tenant: str, namespace: str, owner: str, old: dict[str, Any],
+                new: dict[str, Any], lock_item: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
+    """Move a name lock with a rename (actions "lock" and "old_lock"); True when the name key changed.
+
+    A case-only rename keeps the lock and refreshes the displayed name in it. `owner` is the lock's attribute
+    holding the id of the tag or group it belongs to.
+    """
+    if name_key(old["name"]) != name_key(new["name"]):
+        transaction.add("lock", {"Put": {"Item": lock_item(new), "ConditionExpression": "attribute_not_exists(PK)",
+                                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+        transaction.add("old_lock", {"Delete": {"Key": name_lock_key(tenant, namespace, old["name"]),
+                                                "ConditionExpression": f"{owner} = :id",
+                                                "ExpressionAttributeValues": {":id": {"S": old["id"]}}}})
+        return True
+    if old["name"] != new["name"]:
+        transaction.add("lock", {"Put": {"Item": lock_item(new), "ConditionExpression": f"{owner} = :id",
+                                         "ExpressionAttributeValues": {":id": {"S": old["id"]}}}})
+    return False
