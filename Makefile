@@ -75,7 +75,7 @@ checkov: $(CHECKOV_STAMP)
 		--quiet --skip-download
 
 schemathesis: $(DEV_STAMP)
-	$(BIN)/pytest -q tests/test_schemathesis.py
+	$(BIN)/pytest -q tests/infra/test_schemathesis.py
 
 build: $(DEV_STAMP)
 	SAM=$(BIN)/sam scripts/sam_build.sh
