@@ -13,64 +13,36 @@ import json
 import re
 import time
 import unicodedata
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 
 from tags_core.auth import revoke_api_key
+from tests.helpers import (
+    JSON_HEADERS,
+    MAX_BODY,
+    MISSING_ID,
+    RFC3339_UTC,
+    ULID,
+    Invoke,
+    assert_error,
+    get_tag,
+    new_group,
+    new_tag,
+)
 
-Invoke = Callable[..., Any]
-
-MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # well formed, nobody's
-ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-_ANY: Any = object()
 DEFAULT_APPLIES = {"conversation": True, "customer": True, "comment": True}
-MAX_BODY = 64 * 1024
-JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------
-
-def assert_error(result: Any, status: int, code: str, field: Any = _ANY) -> dict[str, Any]:
-    """The contract's error envelope, `code` as the first entry (and its `field` when given; None: no field)."""
-    assert result.status == status, (result.status, result.json)
-    body = result.json
-    assert isinstance(body, dict), result.text
-    assert set(body) >= {"status", "description", "response_time", "request_id", "errors"}, body
-    assert body["status"] == status
-    assert isinstance(body["description"], str) and body["description"]
-    assert RFC3339_UTC.match(body["response_time"]), body["response_time"]
-    assert body["request_id"] == result.headers["X-Request-Id"]
-    if result.event is not None:
-        assert body["request_id"] == result.event["requestContext"]["requestId"]
-    assert isinstance(body["errors"], list) and body["errors"], body
-    for entry in body["errors"]:
-        assert isinstance(entry["code"], str) and re.fullmatch(r"[a-z][a-z0-9_]*", entry["code"]), entry
-        assert isinstance(entry["message"], str) and entry["message"], entry
-        assert "Traceback" not in entry["message"] and "botocore" not in entry["message"]
-    first = body["errors"][0]
-    assert first["code"] == code, body["errors"]
-    if field is None:
-        assert first.get("field") is None, first
-    elif field is not _ANY:
-        assert first.get("field") == field, first
-    return first
-
-
-def create(invoke: Invoke, name: str, **fields: Any) -> dict[str, Any]:
-    result = invoke("POST", "/tags", body={"name": name, **fields})
-    assert result.status == 201, result.json
-    return result.data
 
 
 def create_in_order(invoke: Invoke, names: list[str]) -> list[dict[str, Any]]:
     """One request per tag, a few milliseconds apart, so that creation order is unambiguous."""
     made = []
     for name in names:
-        made.append(create(invoke, name))
+        made.append(new_tag(invoke, name))
         time.sleep(0.003)
     return made
 
@@ -81,20 +53,8 @@ def batch(invoke: Invoke, items: list[Any]) -> dict[str, Any]:
     return result.data
 
 
-def make_group(invoke: Invoke, name: str) -> str:
-    result = invoke("POST", "/tag-groups", body={"name": name})
-    assert result.status == 201, result.json
-    return result.data["id"]
-
-
 def group_count(invoke: Invoke, group_id: str) -> int:
     return invoke("GET", f"/tag-groups/{group_id}").data["tag_count"]
-
-
-def get(invoke: Invoke, tag_id: str) -> dict[str, Any]:
-    result = invoke("GET", f"/tags/{tag_id}")
-    assert result.status == 200, result.json
-    return result.data
 
 
 def listing(invoke: Invoke, **query: Any) -> Any:
@@ -155,18 +115,18 @@ def test_create_answers_201_with_the_whole_tag_and_defaults(invoke: Invoke, tena
         "applies_to": DEFAULT_APPLIES, "color": None, "description": None,
         "usage": {"conversation": 0, "customer": 0, "comment": 0}, "account": {"id": tenant.id}, "version": 1,
     }
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
 
 
 def test_create_with_every_field(invoke: Invoke) -> None:
-    group = make_group(invoke, "Sales")
-    tag = create(invoke, "Won", type="goal", group_id=group,
+    group = new_group(invoke, "Sales")["id"]
+    tag = new_tag(invoke, "Won", type="goal", group_id=group,
                  applies_to={"conversation": True, "customer": False, "comment": False}, color="#00FF88",
                  description="Closed deals")
     assert (tag["type"], tag["group_id"], tag["color"], tag["description"]) == ("goal", group, "#00ff88",
                                                                                   "Closed deals")
     assert tag["applies_to"] == {"conversation": True, "customer": False, "comment": False}
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
     assert group_count(invoke, group) == 1
 
 
@@ -187,10 +147,10 @@ def test_ids_are_unique_and_sortable_by_creation(invoke: Invoke) -> None:
     pytest.param("👩\u200d👩\u200d👧 Family", "👩\u200d👩\u200d👧 Family", id="zwj-emoji-kept"),
 ])
 def test_names_are_trimmed_folded_and_nfc(invoke: Invoke, raw: str, stored: str) -> None:
-    tag = create(invoke, raw)
+    tag = new_tag(invoke, raw)
     assert tag["name"] == stored
     assert unicodedata.is_normalized("NFC", tag["name"])
-    assert get(invoke, tag["id"])["name"] == stored
+    assert get_tag(invoke, tag["id"])["name"] == stored
 
 
 @pytest.mark.parametrize("raw", [
@@ -200,12 +160,12 @@ def test_names_are_trimmed_folded_and_nfc(invoke: Invoke, raw: str, stored: str)
     pytest.param("a", id="1"),
 ])
 def test_names_of_1_to_255_characters_are_accepted(invoke: Invoke, raw: str) -> None:
-    tag = create(invoke, raw)
+    tag = new_tag(invoke, raw)
     assert tag["name"] == raw.strip()
 
 
 def test_the_255_limit_counts_characters_after_nfc(invoke: Invoke) -> None:
-    tag = create(invoke, "e\u0301" * 255)
+    tag = new_tag(invoke, "e\u0301" * 255)
     assert tag["name"] == "\u00e9" * 255
 
 
@@ -253,7 +213,7 @@ def test_information_separators_are_control_characters_too(invoke: Invoke) -> No
     pytest.param("Ωmega", "ωMEGA", id="greek"),
 ])
 def test_names_are_unique_per_tenant_case_insensitively(invoke: Invoke, first: str, second: str) -> None:
-    original = create(invoke, first)
+    original = new_tag(invoke, first)
     entry = assert_error(invoke("POST", "/tags", body={"name": second}), 409, "tag_exists", "name")
     assert entry["existing_id"] == original["id"]
     assert [t["id"] for t in listing(invoke).data] == [original["id"]]
@@ -265,7 +225,7 @@ def test_names_that_differ_beyond_case_may_coexist(invoke: Invoke) -> None:
 
 
 def test_a_name_is_unique_per_tenant_only(invoke: Invoke, other_tenant: Any) -> None:
-    mine = create(invoke, "Shared Name")
+    mine = new_tag(invoke, "Shared Name")
     theirs = invoke("POST", "/tags", body={"name": "shared name"}, tenant=other_tenant)
     assert theirs.status == 201
     assert theirs.data["id"] != mine["id"]
@@ -294,12 +254,12 @@ def test_slug_is_derived_lowercase_and_url_safe(invoke: Invoke) -> None:
 
 
 def test_slug_follows_a_rename(invoke: Invoke) -> None:
-    tag = create(invoke, "Old Name")
+    tag = new_tag(invoke, "Old Name")
     assert invoke("PATCH", f"/tags/{tag['id']}", body={"name": "Crème Brûlée"}).data["name_slug"] == "creme-brulee"
 
 
 def test_slug_has_no_stray_combining_marks_after_ascii_letters(invoke: Invoke) -> None:
-    assert create(invoke, "İstanbul")["name_slug"] == "istanbul"
+    assert new_tag(invoke, "İstanbul")["name_slug"] == "istanbul"
 
 
 # --- fields ----------------------------------------------------------------------------------------------------
@@ -308,7 +268,7 @@ def test_type_takes_names_and_numeric_aliases(invoke: Invoke) -> None:
     given = ["tag", "goal", "miss", 1, 2, 3]
     data = batch(invoke, [{"name": f"T {g}", "type": g} for g in given])
     assert [t["type"] for t in data["inserted"]] == ["tag", "goal", "miss", "tag", "goal", "miss"]
-    assert create(invoke, "Default")["type"] == "tag"
+    assert new_tag(invoke, "Default")["type"] == "tag"
 
 
 @pytest.mark.parametrize("given", ["GOAL", "2", 4, True])
@@ -317,8 +277,8 @@ def test_type_refuses_anything_else(invoke: Invoke, given: Any) -> None:
 
 
 def test_group_id_zero_or_null_means_free_standing(invoke: Invoke) -> None:
-    assert create(invoke, "Zero", group_id=0)["group_id"] is None
-    assert create(invoke, "Null", group_id=None)["group_id"] is None
+    assert new_tag(invoke, "Zero", group_id=0)["group_id"] is None
+    assert new_tag(invoke, "Null", group_id=None)["group_id"] is None
 
 
 @pytest.mark.parametrize(("given", "code"), [
@@ -329,7 +289,7 @@ def test_group_id_zero_or_null_means_free_standing(invoke: Invoke) -> None:
 def test_group_id_must_be_an_existing_group(invoke: Invoke, given: Any, code: str) -> None:
     assert_error(invoke("POST", "/tags", body={"name": "Grouped", "group_id": given}), 400, code, "group_id")
     assert listing(invoke).data == []
-    assert create(invoke, "Grouped")["name"] == "Grouped"  # the refused attempt did not take the name
+    assert new_tag(invoke, "Grouped")["name"] == "Grouped"  # the refused attempt did not take the name
 
 
 def test_another_tenants_group_is_not_found(invoke: Invoke, other_tenant: Any) -> None:
@@ -464,7 +424,7 @@ def test_a_body_that_is_not_json_is_415(invoke: Invoke, content_type: str) -> No
 
 @pytest.mark.parametrize(("method", "path"), [("POST", "/tags/batch"), ("PATCH", "/tags/{id}"), ("PUT", "/tags/{id}")])
 def test_415_on_every_write(invoke: Invoke, method: str, path: str) -> None:
-    tag = create(invoke, "x")
+    tag = new_tag(invoke, "x")
     body = json.dumps({"name": "y", "tags": ["y"]} if method == "POST" else {"name": "y"})
     result = invoke(method, path.replace("{id}", tag["id"]), body=body, headers={"Content-Type": "text/plain"})
     assert_error(result, 415, "unsupported_media_type")
@@ -480,7 +440,7 @@ def test_json_with_a_charset_is_json(invoke: Invoke) -> None:
 # --- reading ---------------------------------------------------------------------------------------------------
 
 def test_get_answers_the_tag_with_its_version_as_etag(invoke: Invoke) -> None:
-    tag = create(invoke, "Tracked")
+    tag = new_tag(invoke, "Tracked")
     first = invoke("GET", f"/tags/{tag['id']}")
     assert first.status == 200
     assert first.headers["ETag"] == '"1"'
@@ -501,7 +461,7 @@ def test_unknown_ids_are_404(invoke: Invoke, method: str) -> None:
 # --- changing: PUT and PATCH --------------------------------------------------------------------------------------
 
 def test_patch_changes_only_the_given_fields_and_bumps_version(invoke: Invoke) -> None:
-    tag = create(invoke, "Patched", type="goal", color="#111111", description="before")
+    tag = new_tag(invoke, "Patched", type="goal", color="#111111", description="before")
     time.sleep(0.003)
     result = invoke("PATCH", f"/tags/{tag['id']}", body={"description": "after"})
     assert result.status == 200
@@ -512,11 +472,11 @@ def test_patch_changes_only_the_given_fields_and_bumps_version(invoke: Invoke) -
     assert patched["created_at"] == tag["created_at"]
     unchanged = {k: v for k, v in tag.items() if k not in ("description", "version", "updated_at")}
     assert {k: v for k, v in patched.items() if k in unchanged} == unchanged
-    assert get(invoke, tag["id"]) == patched
+    assert get_tag(invoke, tag["id"]) == patched
 
 
 def test_version_goes_up_by_one_on_every_change(invoke: Invoke) -> None:
-    tag = create(invoke, "Counted")
+    tag = new_tag(invoke, "Counted")
     changes = [("PATCH", {"color": "#000001"}), ("PATCH", {"name": "Counted Twice"}), ("PUT", {"name": "Put"}),
                ("PATCH", {"type": 3}), ("PATCH", {"applies_to": {"comment": False}})]
     stamps = [tag["updated_at"]]
@@ -532,7 +492,7 @@ def test_version_goes_up_by_one_on_every_change(invoke: Invoke) -> None:
 
 
 def test_a_patch_or_put_that_changes_nothing_keeps_version_and_updated_at(invoke: Invoke) -> None:
-    tag = create(invoke, "Same Name", type="goal", color="#abcdef", description="Same")
+    tag = new_tag(invoke, "Same Name", type="goal", color="#abcdef", description="Same")
     time.sleep(0.003)
     no_ops = [
         ("PATCH", {}), ("PATCH", {"name": "  Same   Name "}), ("PATCH", {"color": "#ABCDEF"}), ("PATCH", {"type": 2}),
@@ -544,12 +504,12 @@ def test_a_patch_or_put_that_changes_nothing_keeps_version_and_updated_at(invoke
         assert result.status == 200, (body, result.json)
         assert result.data == tag, body
         assert result.headers["ETag"] == '"1"', body
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
 
 
 def test_put_resets_absent_fields_to_defaults(invoke: Invoke) -> None:
-    group = make_group(invoke, "Old Group")
-    tag = create(invoke, "Full", type="miss", group_id=group, applies_to={"customer": False}, color="#aaaaaa",
+    group = new_group(invoke, "Old Group")["id"]
+    tag = new_tag(invoke, "Full", type="miss", group_id=group, applies_to={"customer": False}, color="#aaaaaa",
                  description="all set")
     result = invoke("PUT", f"/tags/{tag['id']}", body={"name": "Bare"})
     assert result.status == 200, result.json
@@ -559,13 +519,13 @@ def test_put_resets_absent_fields_to_defaults(invoke: Invoke) -> None:
         "name": "Bare", "name_slug": "bare", "type": "tag", "group_id": None, "applies_to": DEFAULT_APPLIES,
         "color": None, "description": None, "version": 2}
     assert (replaced["id"], replaced["created_at"]) == (tag["id"], tag["created_at"])
-    assert get(invoke, tag["id"]) == replaced
+    assert get_tag(invoke, tag["id"]) == replaced
     assert group_count(invoke, group) == 0
 
 
 def test_put_sets_every_given_field(invoke: Invoke) -> None:
-    group = make_group(invoke, "New Group")
-    tag = create(invoke, "Plain")
+    group = new_group(invoke, "New Group")["id"]
+    tag = new_tag(invoke, "Plain")
     body = {"name": "Rich", "type": 2, "group_id": group, "applies_to": {"conversation": False},
             "color": "#BBBBBB", "description": "now"}
     replaced = invoke("PUT", f"/tags/{tag['id']}", body=body).data
@@ -581,13 +541,13 @@ def test_put_sets_every_given_field(invoke: Invoke) -> None:
     pytest.param({"name": "x", "group_id": MISSING_ID}, "group_not_found", "group_id", id="unknown-group"),
 ])
 def test_put_validates_like_create(invoke: Invoke, body: dict[str, Any], code: str, field: str) -> None:
-    tag = create(invoke, "Kept")
+    tag = new_tag(invoke, "Kept")
     assert_error(invoke("PUT", f"/tags/{tag['id']}", body=body), 400, code, field)
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
 
 
 def test_patch_null_clears_color_and_description(invoke: Invoke) -> None:
-    tag = create(invoke, "Clearable", color="#abcdef", description="text")
+    tag = new_tag(invoke, "Clearable", color="#abcdef", description="text")
     no_color = invoke("PATCH", f"/tags/{tag['id']}", body={"color": None}).data
     assert (no_color["color"], no_color["description"], no_color["version"]) == (None, "text", 2)
     no_text = invoke("PATCH", f"/tags/{tag['id']}", body={"description": None}).data
@@ -595,8 +555,8 @@ def test_patch_null_clears_color_and_description(invoke: Invoke) -> None:
 
 
 def test_patch_group_moves_and_null_ungroups(invoke: Invoke) -> None:
-    first, second = make_group(invoke, "First"), make_group(invoke, "Second")
-    tag = create(invoke, "Mover", group_id=first)
+    first, second = new_group(invoke, "First")["id"], new_group(invoke, "Second")["id"]
+    tag = new_tag(invoke, "Mover", group_id=first)
     assert invoke("PATCH", f"/tags/{tag['id']}", body={"group_id": second}).data["group_id"] == second
     assert [group_count(invoke, g) for g in (first, second)] == [0, 1]
     assert invoke("PATCH", f"/tags/{tag['id']}", body={"group_id": None}).data["group_id"] is None
@@ -604,7 +564,7 @@ def test_patch_group_moves_and_null_ungroups(invoke: Invoke) -> None:
 
 
 def test_patch_refuses_bad_changes_and_leaves_the_tag(invoke: Invoke) -> None:
-    tag = create(invoke, "Guarded")
+    tag = new_tag(invoke, "Guarded")
     refused = [
         ({"name": None}, "invalid_value"), ({"type": None}, "invalid_value"), ({"applies_to": None}, "invalid_value"),
         ({"name": ""}, "too_short"), ({"name": "n" * 256}, "too_long"), ({"group_id": MISSING_ID}, "group_not_found"),
@@ -615,16 +575,16 @@ def test_patch_refuses_bad_changes_and_leaves_the_tag(invoke: Invoke) -> None:
     for body, code in refused:
         result = invoke("PATCH", f"/tags/{tag['id']}", body=body)
         assert_error(result, 400, code)
-        assert get(invoke, tag["id"]) == tag, body
+        assert get_tag(invoke, tag["id"]) == tag, body
 
 
 def test_patch_null_for_a_required_field_names_the_field(invoke: Invoke) -> None:
-    tag = create(invoke, "Guarded")
+    tag = new_tag(invoke, "Guarded")
     assert_error(invoke("PATCH", f"/tags/{tag['id']}", body={"name": None}), 400, "invalid_value", "name")
 
 
 def test_patch_applies_to_changes_only_the_given_kinds(invoke: Invoke) -> None:
-    tag = create(invoke, "Scoped", applies_to={"conversation": False})
+    tag = new_tag(invoke, "Scoped", applies_to={"conversation": False})
     patched = invoke("PATCH", f"/tags/{tag['id']}", body={"applies_to": {"customer": False}}).data
     assert patched["applies_to"] == {"conversation": False, "customer": False, "comment": True}
 
@@ -634,23 +594,23 @@ def test_patch_applies_to_changes_only_the_given_kinds(invoke: Invoke) -> None:
     pytest.param({"applies_to": {"comment": None}}, "applies_to.comment", id="null-kind"),
 ])
 def test_patch_applies_to_must_leave_one_kind(invoke: Invoke, body: dict[str, Any], field: str) -> None:
-    tag = create(invoke, "Narrow", applies_to={"conversation": False})
+    tag = new_tag(invoke, "Narrow", applies_to={"conversation": False})
     assert_error(invoke("PATCH", f"/tags/{tag['id']}", body=body), 400, "invalid_value", field)
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_renaming_onto_a_taken_name_is_409(invoke: Invoke, method: str) -> None:
-    taken = create(invoke, "Taken")
-    tag = create(invoke, "Mine")
+    taken = new_tag(invoke, "Taken")
+    tag = new_tag(invoke, "Mine")
     result = invoke(method, f"/tags/{tag['id']}", body={"name": "  TAKEN "})
     assert assert_error(result, 409, "tag_exists", "name")["existing_id"] == taken["id"]
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_a_case_only_rename_is_allowed_and_keeps_the_name_reserved(invoke: Invoke, method: str) -> None:
-    tag = create(invoke, "hot lead")
+    tag = new_tag(invoke, "hot lead")
     result = invoke(method, f"/tags/{tag['id']}", body={"name": "Hot Lead"})
     assert result.status == 200, result.json
     assert (result.data["name"], result.data["name_slug"], result.data["version"]) == ("Hot Lead", "hot-lead", 2)
@@ -660,17 +620,17 @@ def test_a_case_only_rename_is_allowed_and_keeps_the_name_reserved(invoke: Invok
 
 
 def test_a_rename_frees_the_old_name_and_takes_the_new_one(invoke: Invoke) -> None:
-    tag = create(invoke, "Before")
+    tag = new_tag(invoke, "Before")
     renamed = invoke("PATCH", f"/tags/{tag['id']}", body={"name": "After"}).data
     assert (renamed["name"], renamed["name_slug"]) == ("After", "after")
-    assert create(invoke, "before")["id"] != tag["id"]
+    assert new_tag(invoke, "before")["id"] != tag["id"]
     assert assert_error(invoke("POST", "/tags", body={"name": "AFTER"}), 409, "tag_exists")["existing_id"] == tag["id"]
     assert names_of(listing(invoke)) == ["After", "before"]
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_if_match_with_the_current_version_applies(invoke: Invoke, method: str) -> None:
-    tag = create(invoke, "Versioned")
+    tag = new_tag(invoke, "Versioned")
     result = invoke(method, f"/tags/{tag['id']}", body={"name": "Versioned", "color": "#010101"},
                     headers={"If-Match": '"1"'})
     assert result.status == 200, result.json
@@ -682,31 +642,31 @@ def test_if_match_with_the_current_version_applies(invoke: Invoke, method: str) 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_a_stale_if_match_is_412_and_changes_nothing(invoke: Invoke, method: str) -> None:
-    tag = create(invoke, "Contended")
+    tag = new_tag(invoke, "Contended")
     current = invoke("PATCH", f"/tags/{tag['id']}", body={"color": "#000000"}).data
     assert current["version"] == 2
     for stale in ('"1"', '"3"', '"0"'):
         result = invoke(method, f"/tags/{tag['id']}", body={"name": "Lost Update"}, headers={"If-Match": stale})
         assert_error(result, 412, "precondition_failed", "If-Match")
-        assert get(invoke, tag["id"]) == current
+        assert get_tag(invoke, tag["id"]) == current
     assert_error(invoke("PATCH", f"/tags/{tag['id']}", body={}, headers={"If-Match": '"1"'}), 412,
                  "precondition_failed")  # even when the change would be a no-op
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_a_malformed_if_match_is_400_invalid_header(invoke: Invoke, method: str) -> None:
-    tag = create(invoke, "Headed")
+    tag = new_tag(invoke, "Headed")
     for header in ("abc", '"x"', '"-1"', '"1.0"', '""', '"' + "9" * 20 + '"', '"\u00b2"', '"\u0661"'):  # "²" was a 500
         result = invoke(method, f"/tags/{tag['id']}", body={"name": "Other"}, headers={"If-Match": header})
         assert_error(result, 400, "invalid_header", "If-Match")
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
 
 
 # --- deleting ------------------------------------------------------------------------------------------------------
 
 def test_delete_answers_the_envelope_then_the_tag_is_gone_and_its_name_free(invoke: Invoke) -> None:
-    tag = create(invoke, "Doomed")
-    keep = create(invoke, "Kept")
+    tag = new_tag(invoke, "Doomed")
+    keep = new_tag(invoke, "Kept")
     result = invoke("DELETE", f"/tags/{tag['id']}")
     assert result.status == 200
     assert result.json == {"data": {"id": tag["id"], "object": "tag", "deleted": True}}
@@ -716,14 +676,14 @@ def test_delete_answers_the_envelope_then_the_tag_is_gone_and_its_name_free(invo
     page = listing(invoke)
     assert [t["id"] for t in page.data] == [keep["id"]]
     assert page.json["meta"]["total"] == 1
-    again = create(invoke, "DOOMED")
+    again = new_tag(invoke, "DOOMED")
     assert again["id"] != tag["id"]
     assert again["version"] == 1
 
 
 def test_deleting_a_grouped_tag_empties_its_group(invoke: Invoke) -> None:
-    group = make_group(invoke, "Holder")
-    tag = create(invoke, "Member", group_id=group)
+    group = new_group(invoke, "Holder")["id"]
+    tag = new_tag(invoke, "Member", group_id=group)
     assert invoke("DELETE", f"/tags/{tag['id']}").status == 200
     assert group_count(invoke, group) == 0
     assert invoke("DELETE", f"/tag-groups/{group}").status == 200
@@ -732,7 +692,7 @@ def test_deleting_a_grouped_tag_empties_its_group(invoke: Invoke) -> None:
 # --- batch ---------------------------------------------------------------------------------------------------------
 
 def test_batch_creates_from_strings_and_objects(invoke: Invoke) -> None:
-    group = make_group(invoke, "Batch Group")
+    group = new_group(invoke, "Batch Group")["id"]
     data = batch(invoke, ["Plain", {"name": "Goal", "type": 2, "color": "#ABCDEF"},
                           {"name": "Grouped", "group_id": group, "applies_to": {"comment": False}}, "  Spaced  Out "])
     assert set(data) == {"inserted", "existing", "errors"}
@@ -744,7 +704,7 @@ def test_batch_creates_from_strings_and_objects(invoke: Invoke) -> None:
     assert inserted["Grouped"]["applies_to"] == {"conversation": True, "customer": True, "comment": False}
     assert inserted["Plain"]["applies_to"] == DEFAULT_APPLIES and inserted["Plain"]["type"] == "tag"
     for tag in data["inserted"]:
-        assert get(invoke, tag["id"]) == tag
+        assert get_tag(invoke, tag["id"]) == tag
     assert listing(invoke).json["meta"]["total"] == 4
     assert group_count(invoke, group) == 1
 
@@ -758,14 +718,14 @@ def test_batch_counts_names_repeated_in_one_request_once(invoke: Invoke) -> None
 
 
 def test_batch_reports_existing_names_with_their_ids(invoke: Invoke) -> None:
-    hot = create(invoke, "Hot Lead")
-    cafe = create(invoke, "Café")
+    hot = new_tag(invoke, "Hot Lead")
+    cafe = new_tag(invoke, "Café")
     data = batch(invoke, ["hot lead", "New One", {"name": "CAFE\u0301", "color": "#000000"}])
     assert [t["name"] for t in data["inserted"]] == ["New One"]
     assert {e["id"]: e["name"].casefold() for e in data["existing"]} == {hot["id"]: "hot lead", cafe["id"]: "café"}
     assert data["errors"] == []
-    assert get(invoke, hot["id"]) == hot
-    assert get(invoke, cafe["id"]) == cafe  # an existing tag is reported, never changed
+    assert get_tag(invoke, hot["id"]) == hot
+    assert get_tag(invoke, cafe["id"]) == cafe  # an existing tag is reported, never changed
 
 
 def test_batch_reports_bad_items_by_index_and_inserts_the_good_ones(invoke: Invoke) -> None:
@@ -813,7 +773,7 @@ def test_batch_refuses_unknown_top_level_fields(invoke: Invoke) -> None:
 
 
 def test_batch_of_exactly_100_items_is_accepted(invoke: Invoke) -> None:
-    existing = create(invoke, "Already")
+    existing = new_tag(invoke, "Already")
     items = ["Fresh"] + [("already", "ALREADY", {"name": " Already "})[i % 3] for i in range(98)] + ["fresh"]
     assert len(items) == 100
     data = batch(invoke, items)
@@ -1002,7 +962,7 @@ def test_type_filter_accepts_names_and_aliases(invoke: Invoke) -> None:
 
 
 def test_group_filter_and_free_standing_filter(invoke: Invoke) -> None:
-    sales, support = make_group(invoke, "Sales"), make_group(invoke, "Support")
+    sales, support = new_group(invoke, "Sales")["id"], new_group(invoke, "Support")["id"]
     batch(invoke, [{"name": "S1", "group_id": sales}, {"name": "S2", "group_id": sales},
                    {"name": "H1", "group_id": support}, "Free1", {"name": "Free2", "group_id": 0}])
     assert names_of(listing(invoke, group_id=sales)) == ["S1", "S2"]
@@ -1023,7 +983,7 @@ def test_applies_to_filter(invoke: Invoke) -> None:
 
 
 def test_filters_combine(invoke: Invoke) -> None:
-    group = make_group(invoke, "Mixed")
+    group = new_group(invoke, "Mixed")["id"]
     batch(invoke, [{"name": "Goal In", "type": "goal", "group_id": group},
                    {"name": "Tag In", "group_id": group},
                    {"name": "Goal Out", "type": "goal"},
@@ -1136,7 +1096,7 @@ def test_total_and_last_page_are_null_with_any_filter(invoke: Invoke) -> None:
 
 def test_total_is_exact_without_filters(invoke: Invoke) -> None:
     made = batch(invoke, [f"c{i}" for i in range(7)])["inserted"]
-    create(invoke, "single")
+    new_tag(invoke, "single")
     for tag in made[:3]:
         invoke("DELETE", f"/tags/{tag['id']}")
     assert invoke("POST", "/tags", body={"name": "c5"}).status == 409  # taken: no change
@@ -1167,7 +1127,7 @@ WRITES = [r for r in ROUTES if r[0] != "GET"]
 
 
 def test_no_authorizer_context_is_401_on_every_route(invoke: Invoke) -> None:
-    tag = create(invoke, "Existing")
+    tag = new_tag(invoke, "Existing")
     for method, path, body in ROUTES:
         result = invoke(method, path.replace("{id}", tag["id"]), body=body, principal=None)
         assert result.status == 401, (method, path)
@@ -1175,22 +1135,22 @@ def test_no_authorizer_context_is_401_on_every_route(invoke: Invoke) -> None:
     for context in ({"tenant": "acme", "role": "admin", "key_id": "k"}, {"tenant": "", "role": "write", "key_id": "k"},
                     {"tenant": "acme", "role": "write"}):
         assert_error(invoke("POST", "/tags", body={"name": "New"}, principal=context), 401, "unauthenticated")
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
     assert listing(invoke).json["meta"]["total"] == 1
 
 
 def test_a_read_key_cannot_write(invoke: Invoke) -> None:
-    tag = create(invoke, "Existing")
+    tag = new_tag(invoke, "Existing")
     for method, path, body in WRITES:
         result = invoke(method, path.replace("{id}", tag["id"]), body=body, role="read")
         assert result.status == 403, (method, path)
         assert_error(result, 403, "forbidden")
-    assert get(invoke, tag["id"]) == tag
+    assert get_tag(invoke, tag["id"]) == tag
     assert listing(invoke).json["meta"]["total"] == 1
 
 
 def test_a_read_key_can_read(invoke: Invoke) -> None:
-    tag = create(invoke, "Readable")
+    tag = new_tag(invoke, "Readable")
     assert invoke("GET", f"/tags/{tag['id']}", role="read").data == tag
     assert invoke("GET", "/tags", role="read", query={"q": "read"}).data == [tag]
 
@@ -1205,7 +1165,7 @@ def test_the_real_authorizer_lets_keys_in_by_role(invoke: Invoke, tenant: Any) -
         refused = invoke(method, path.replace("{id}", made.data["id"]), body=body, key=tenant.read_key)
         assert refused.status == 403, (method, path)
         assert_error(refused, 403, "forbidden")
-    assert get(invoke, made.data["id"]) == made.data
+    assert get_tag(invoke, made.data["id"]) == made.data
 
 
 def test_the_real_authorizer_refuses_bad_keys_with_401(invoke: Invoke, tenant: Any) -> None:
@@ -1246,7 +1206,7 @@ def test_another_tenants_tag_is_404_exactly_like_an_unknown_id(invoke: Invoke, o
 def test_lists_never_show_another_tenants_tags(invoke: Invoke, other_tenant: Any) -> None:
     invoke("POST", "/tags/batch", body={"tags": ["Secret A", "Secret B", {"name": "Secret G", "type": "goal"}]},
            tenant=other_tenant)
-    mine = create(invoke, "Secret Mine")
+    mine = new_tag(invoke, "Secret Mine")
     for query in ({}, {"q": "secret"}, {"sort": "-created_at"}, {"group_id": "null"}, {"applies_to": "comment"}):
         assert [t["id"] for t in listing(invoke, **query).data] == [mine["id"]], query
     assert listing(invoke, type="goal").data == []
@@ -1264,7 +1224,7 @@ def test_batch_never_reports_another_tenants_tags_as_existing(invoke: Invoke, ot
 # --- every response: the request id -----------------------------------------------------------------------------
 
 def test_every_response_carries_the_request_id(invoke: Invoke) -> None:
-    tag = create(invoke, "Existing")
+    tag = new_tag(invoke, "Existing")
     cases = [*ROUTES, ("GET", f"/tags/{MISSING_ID}", None), ("POST", "/tags", {"name": ""}),
              ("GET", "/tags?limit=0", None), ("POST", "/tags", "{oops"), ("POST", "/tags", {"name": "existing"})]
     statuses = set()
@@ -1283,7 +1243,7 @@ def test_every_response_carries_the_request_id(invoke: Invoke) -> None:
 def test_a_request_id_is_generated_when_the_event_has_none(invoke: Invoke) -> None:
     from functions.get_tag.app import lambda_handler  # noqa: PLC0415
 
-    tag = create(invoke, "Existing")
+    tag = new_tag(invoke, "Existing")
     event = invoke("GET", f"/tags/{tag['id']}", raw_event=True)
     del event["requestContext"]["requestId"]
     response = lambda_handler(event, None)
