@@ -67,6 +67,7 @@ RFC3339_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")  # what
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 MAX_BODY = 64 * 1024
 JSON_HEADERS = {"Content-Type": "application/json"}
+DEFAULT_APPLIES = {"conversation": True, "customer": True, "comment": True}  # a new tag's applies_to
 ANY: Any = object()  # assert_error(..., field=ANY): any field, or none
 
 Invoke = Callable[..., Any]
@@ -472,6 +473,38 @@ def get_group(invoke: Invoke, group_id: str) -> dict[str, Any]:
     result = invoke("GET", f"/tag-groups/{group_id}")
     assert result.status == 200, result.json
     return result.data
+
+
+def create_in_order(invoke: Invoke, names: list[str]) -> list[dict[str, Any]]:
+    """One request per tag, a few milliseconds apart, so that creation order is unambiguous."""
+    made = []
+    for name in names:
+        made.append(new_tag(invoke, name))
+        time.sleep(0.003)
+    return made
+
+
+def batch_create(invoke: Invoke, items: list[Any]) -> dict[str, Any]:
+    """POST /tags/batch, which must answer 200; its data."""
+    result = invoke("POST", "/tags/batch", body={"tags": items})
+    assert result.status == 200, result.json
+    return result.data
+
+
+def list_tags(invoke: Invoke, **query: Any) -> Any:
+    """GET /tags with these query parameters, which must answer 200; the answer."""
+    result = invoke("GET", "/tags", query=query)
+    assert result.status == 200, result.json
+    return result
+
+
+def names_of(result: Any) -> list[str]:
+    """The names in an answer's data, in its order."""
+    return [t["name"] for t in result.data]
+
+
+def group_count(invoke: Invoke, group_id: str) -> int:
+    return invoke("GET", f"/tag-groups/{group_id}").data["tag_count"]
 
 
 _INVOKE_OPTIONS = ("headers", "tenant", "principal")
