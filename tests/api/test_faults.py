@@ -2,8 +2,8 @@
 
 Faults are injected per HTTP attempt of the layer's own client (`tags_core.db.client()`; the `faults` fixture in
 api/conftest.py), on botocore's `before-send` event, so the client's retry policy (standard mode, 4 attempts) sees
-them exactly as it would see DynamoDB's answers; an injected attempt never reaches moto. botocore's backoff delay is recorded and set to zero,
-so the tests do not sleep for seconds.
+them exactly as it would see DynamoDB's answers; an injected attempt never reaches moto. botocore's backoff delay is
+recorded and set to zero, so the tests do not sleep for seconds.
 
 What a client may see (API.md, docs/errors.md): 503 `service_unavailable` with `Retry-After` in the error envelope
 when the store keeps failing, or the precise 4xx a cancelled transaction means; never a 500. What the table may
