@@ -512,6 +512,11 @@ def group_count(invoke: Invoke, group_id: str) -> int:
     return invoke("GET", f"/tag-groups/{group_id}").data["tag_count"]
 
 
+def oversized_json(body: dict[str, Any]) -> str:
+    """`body` as JSON, padded one byte over the 64 KiB a request body may have."""
+    return jsonlib.dumps({**body, "pad": "a" * (MAX_BODY + 1)})
+
+
 _INVOKE_OPTIONS = ("headers", "tenant", "principal")
 
 
