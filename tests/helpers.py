@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ DEFAULT_APPLIES = {"conversation": True, "customer": True, "comment": True}  # a
 ANY: Any = object()  # assert_error(..., field=ANY): any field, or none
 
 Invoke = Callable[..., Any]
+API_KEY_TEXT = re.compile(r"tk_[0-9a-z]{26}_[A-Za-z0-9_-]{43}")  # an API key in any text
 
 MAX_ATTEMPTS = 4  # tags_core.db: retries={"mode": "standard", "total_max_attempts": 4}
 THROTTLES = ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]
@@ -616,6 +618,12 @@ def assert_error(result: Any, status: int, code: str, field: Any = ANY) -> dict[
     return dict(first)
 
 
+def assert_envelope(status: int, body: Any, headers: Any, code: str) -> None:
+    """assert_error() on an answer's parts, and the request id is a UUID."""
+    assert_error(HttpResult(status, headers, body), status, code)
+    assert uuid.UUID(body["request_id"])
+
+
 @functools.lru_cache(maxsize=4)
 def _scanner(endpoint_url: str | None) -> Any:
     """A plain boto3 client (not the layer's, so nothing counts or hooks its calls); moto's mock serves it."""
@@ -713,3 +721,38 @@ def assert_unavailable(result: Any) -> None:
     assert body["request_id"] == result.headers["X-Request-Id"]
     assert [e["code"] for e in body["errors"]] == ["service_unavailable"]
     assert "injected" not in result.text and "Exception" not in result.text
+
+
+# --- keys never logged: one flow of requests that carry keys ------------------------------------------------------
+
+def key_flow(call: Callable[..., tuple[int, Any]], write: str, read: str, revoke: Callable[[], None]) -> list[int]:
+    """Every kind of request that carries a key: reads, writes (idempotent too), refused roles, unknown, wrong,
+    malformed and revoked keys. `call(method, path, key, body=None, headers=None)` -> (status, json)."""
+    key_id = write.split("_")[1]
+    wrong_secret = f"tk_{key_id}_{'Z' * 43}"  # a real key id with a wrong secret
+    statuses = []
+    status, body = call("POST", "/tags", write, {"name": "Logged?"}, {"Idempotency-Key": "log-1"})
+    statuses.append(status)
+    tag_id = body["data"]["id"]
+    for method, path, key, payload, headers in [
+        ("POST", "/tags", write, {"name": "Logged?"}, {"Idempotency-Key": "log-1"}),  # replay
+        ("GET", "/tags", read, None, None),
+        ("GET", f"/tags/{tag_id}", read, None, None),
+        ("PATCH", f"/tags/{tag_id}", write, {"description": "x"}, {"If-Match": '"1"'}),
+        ("PATCH", f"/tags/{tag_id}", write, {"description": "y"}, {"If-Match": '"1"'}),  # 412
+        ("POST", "/conversations/c-log/tags", write, {"tags": ["Logged?", "Also logged?"]}, None),
+        ("GET", "/conversations/c-log/tags", read, None, None),
+        ("POST", "/tags", write, {"name": "\u0000"}, None),  # 400
+        ("POST", "/tags", read, {"name": "Not allowed"}, None),  # 403
+        ("GET", "/tags", wrong_secret, None, None),  # 401
+        ("GET", "/tags", "tk_" + "0" * 26 + "_" + "A" * 43, None, None),  # 401, unknown key id
+        ("GET", "/tags", write + "x", None, None),  # 401, malformed
+        ("DELETE", f"/tags/{tag_id}", write, None, None),
+    ]:
+        statuses.append(call(method, path, key, payload, headers)[0])
+    revoke()
+    statuses.append(call("GET", "/tags", read, None, None)[0])  # 401, revoked
+    return statuses
+
+
+EXPECTED_FLOW = [201, 201, 200, 200, 200, 412, 200, 200, 400, 403, 401, 401, 401, 200, 401]  # key_flow()'s statuses

@@ -1,16 +1,12 @@
-"""The local server: the gateway it emulates (in process) and `tags-local` itself (over HTTP)."""
+"""The local server's gateway in process, as API Gateway would act: routing (404, 405, CORS), the API Gateway event a
+function gets, the authorizer and its cache, failing functions, response passing, IAM policy matching, and API keys
+never reaching the functions' logs. `tags-local` over HTTP: tests/http/test_local_server.py."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import importlib
-import json
 import logging
-import re
-import socket
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,22 +20,10 @@ from tags_tools.local_server import (
     Outcome,
     policy_allows,
 )
-from tags_tools.openapi import build_spec, render
+from tests.helpers import API_KEY_TEXT, EXPECTED_FLOW, assert_envelope, key_flow
 
-RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 MISSING_TAG = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # a well-formed id no tenant has
 TEMPLATE_CORS = tpl.load_template()["Resources"]["TagsApi"]["Properties"]["Cors"]
-
-
-def assert_envelope(status: int, body: Any, headers: Any, code: str) -> None:
-    assert isinstance(body, dict), body
-    assert body["status"] == status
-    assert body["description"]
-    assert RFC3339_UTC.match(body["response_time"]), body["response_time"]
-    assert body["errors"] and body["errors"][0]["code"] == code
-    assert body["errors"][0]["message"]
-    assert headers["X-Request-Id"] == body["request_id"]
-    assert uuid.UUID(body["request_id"])
 
 
 # --- the gateway, in process -----------------------------------------------------------------------------------
@@ -223,198 +207,6 @@ def test_an_explicit_deny_wins_and_other_actions_do_not_count() -> None:
     assert not policy_allows({"Statement": []}, arn)
 
 
-# --- the OpenAPI document --------------------------------------------------------------------------------------
-
-def test_openapi_documents_exactly_the_routes_of_the_template() -> None:
-    spec = build_spec()
-    documented = {(method.upper(), path) for path, operations in spec["paths"].items() for method in operations}
-    assert documented == {(r.method, r.path) for r in tpl.api_routes()}
-    assert spec["info"]["title"] == "Tags API"
-    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
-    assert spec["security"] == [{"bearerAuth": []}]
-    text = render(spec)
-    assert text.endswith("}\n")
-    assert '"422"' not in text  # the service answers validation errors with 400
-    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
-    assert refs <= set(spec["components"]["schemas"])  # every reference resolves...
-    assert set(spec["components"]["schemas"]) <= refs  # ...and nothing unused is left
-
-
-def test_openapi_main_writes_and_checks_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tags_tools import openapi  # noqa: PLC0415
-
-    output = tmp_path / "openapi.json"
-    assert openapi.main(["--output", str(output), "--check"]) == 1
-    assert openapi.main(["--output", str(output)]) == 0
-    assert json.loads(output.read_text())["openapi"].startswith("3.")
-    assert openapi.main(["--output", str(output), "--check"]) == 0
-
-
-# --- tags-local over HTTP --------------------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_tags_local_prints_its_key_and_endpoints_and_serves(spawn_tags_local: Any) -> None:
-    port = _free_port()
-    client, lines = spawn_tags_local("--workers", "1", env={"PORT": str(port)})
-    assert lines["API"] == f"http://127.0.0.1:{port}"
-    assert re.fullmatch(r"tk_[0-9a-z]{26}_[A-Za-z0-9_-]{43}", lines["API key"])
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", lines["DynamoDB"])
-    created = client.request("POST", "/tags", json={"name": "From the demo key"})
-    assert created.status == 201, created
-    assert created.json["data"]["account"] == {"id": "demo"}
-    assert client.request("GET", f"/tags/{created.json['data']['id']}").status == 200
-    assert client.stop() == 0  # SIGTERM shuts it down cleanly
-
-
-def test_http_404_and_405_envelopes(local_api: Any) -> None:
-    status, headers, body = local_api.request("GET", "/definitely/not/here")
-    assert status == 404
-    assert_envelope(404, body, headers, "not_found")
-    status, headers, body = local_api.request("PATCH", "/tags")
-    assert status == 405
-    assert_envelope(405, body, headers, "method_not_allowed")
-    assert "GET" in headers["Allow"] and "POST" in headers["Allow"]
-
-
-def test_http_auth_failures(local_api: Any, http_tenant: Any) -> None:
-    status, headers, body = local_api.request("GET", "/tags", key=None)
-    assert status == 401
-    assert_envelope(401, body, headers, "unauthenticated")
-    status, _, body = local_api.request("GET", "/tags", key="tk_not_a_real_key")
-    assert (status, body["errors"][0]["code"]) == (401, "unauthenticated")
-    status, _, body = local_api.request("POST", "/tags", json={"name": "x"}, key=http_tenant.read_key)
-    assert (status, body["errors"][0]["code"]) == (403, "forbidden")
-    assert local_api.request("GET", "/tags", key=http_tenant.read_key).status == 200
-    local_api.revoke_key(http_tenant.id, http_tenant.read_key_id)
-    status, _, body = local_api.request("GET", "/tags", key=http_tenant.read_key)
-    assert (status, body["errors"][0]["code"]) == (401, "unauthenticated")
-
-
-def test_http_tenants_are_isolated(local_api: Any, http_tenant: Any) -> None:
-    status, headers, body = local_api.request("POST", "/tags", json={"name": "Hot Lead"},
-                                              key=http_tenant.write_key)
-    assert status == 201, body
-    tag = body["data"]
-    status, headers, body = local_api.request("GET", f"/tags/{tag['id']}", key=http_tenant.read_key)
-    assert status == 200
-    assert headers["ETag"] == f'"{tag["version"]}"'
-    assert body["data"]["account"] == {"id": http_tenant.id}
-    assert local_api.request("GET", f"/tags/{tag['id']}", key=local_api.other_tenant.write_key).status == 404
-
-
-def test_http_body_over_64_kib_is_413(local_api: Any, http_tenant: Any) -> None:
-    status, headers, body = local_api.request("POST", "/tags", body=json.dumps({"name": "x" * (65 * 1024)}),
-                                              headers={"Content-Type": "application/json"},
-                                              key=http_tenant.write_key)
-    assert status == 413
-    assert_envelope(413, body, headers, "payload_too_large")
-
-
-@pytest.mark.parametrize(("method", "path"), [("POST", "/tags"), ("POST", "/tags/batch"), ("POST", "/tag-groups"),
-                                              ("PUT", "/conversations/c1/tags")])
-def test_http_body_that_is_not_utf8_is_400_not_500(local_api: Any, http_tenant: Any, method: str, path: str) -> None:
-    """Found by schemathesis: bytes that are not UTF-8 arrive base64-encoded and used to fail decoding (500)."""
-    status, headers, body = local_api.request(method, path, body=b"\xff\xfe{\x07", key=http_tenant.write_key,
-                                              headers={"Content-Type": "application/json"})
-    assert status == 400, body
-    assert_envelope(400, body, headers, "invalid_json")
-
-
-def test_http_concurrent_creates_of_one_name_make_one_tag(local_api: Any, http_tenant: Any) -> None:
-    def create(_: int) -> int:
-        return int(local_api.request("POST", "/tags", json={"name": "Race"}, key=http_tenant.write_key).status)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
-        statuses = sorted(pool.map(create, range(6)))
-    assert statuses.count(201) == 1, statuses
-    assert set(statuses) <= {201, 409, 503}, statuses
-    _, _, listing = local_api.request("GET", "/tags", query={"q": "race"}, key=http_tenant.read_key)
-    assert [t["name"] for t in listing["data"]] == ["Race"]
-
-
-def test_http_openapi_and_docs_need_no_key(local_api: Any) -> None:
-    status, headers, spec = local_api.request("GET", "/openapi.json", key=None)
-    assert status == 200
-    assert headers["Content-Type"].startswith("application/json")
-    assert {path for path in spec["paths"]} == {r.path for r in tpl.api_routes()}
-    assert spec["servers"][0]["url"] == local_api.url
-
-    status, headers, page = local_api.request_raw("GET", "/docs", key=None)
-    assert status == 200
-    assert headers["Content-Type"].startswith("text/html")
-    html = page.decode()
-    assert "/openapi.json" in html
-    scripts = re.findall(r'<script src="([^"]+)"', html) + re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
-    assert scripts
-    for asset in scripts:
-        assert asset.startswith("/docs/"), "assets are served locally (works offline)"
-        status, _, content = local_api.request_raw("GET", asset, key=None)
-        assert status == 200 and len(content) > 10_000
-
-
-API_KEY_TEXT = re.compile(r"tk_[0-9a-z]{26}_[A-Za-z0-9_-]{43}")
-
-
-def key_flow(call: Callable[..., tuple[int, Any]], write: str, read: str, revoke: Callable[[], None]) -> list[int]:
-    """Every kind of request that carries a key: reads, writes (idempotent too), refused roles, unknown, wrong,
-    malformed and revoked keys. `call(method, path, key, body=None, headers=None)` -> (status, json)."""
-    key_id = write.split("_")[1]
-    wrong_secret = f"tk_{key_id}_{'Z' * 43}"  # a real key id with a wrong secret
-    statuses = []
-    status, body = call("POST", "/tags", write, {"name": "Logged?"}, {"Idempotency-Key": "log-1"})
-    statuses.append(status)
-    tag_id = body["data"]["id"]
-    for method, path, key, payload, headers in [
-        ("POST", "/tags", write, {"name": "Logged?"}, {"Idempotency-Key": "log-1"}),  # replay
-        ("GET", "/tags", read, None, None),
-        ("GET", f"/tags/{tag_id}", read, None, None),
-        ("PATCH", f"/tags/{tag_id}", write, {"description": "x"}, {"If-Match": '"1"'}),
-        ("PATCH", f"/tags/{tag_id}", write, {"description": "y"}, {"If-Match": '"1"'}),  # 412
-        ("POST", "/conversations/c-log/tags", write, {"tags": ["Logged?", "Also logged?"]}, None),
-        ("GET", "/conversations/c-log/tags", read, None, None),
-        ("POST", "/tags", write, {"name": "\u0000"}, None),  # 400
-        ("POST", "/tags", read, {"name": "Not allowed"}, None),  # 403
-        ("GET", "/tags", wrong_secret, None, None),  # 401
-        ("GET", "/tags", "tk_" + "0" * 26 + "_" + "A" * 43, None, None),  # 401, unknown key id
-        ("GET", "/tags", write + "x", None, None),  # 401, malformed
-        ("DELETE", f"/tags/{tag_id}", write, None, None),
-    ]:
-        statuses.append(call(method, path, key, payload, headers)[0])
-    revoke()
-    statuses.append(call("GET", "/tags", read, None, None)[0])  # 401, revoked
-    return statuses
-
-
-EXPECTED_FLOW = [201, 201, 200, 200, 200, 412, 200, 200, 400, 403, 401, 401, 401, 200, 401]
-
-
-def test_http_keys_never_reach_the_log(local_api: Any, http_tenant: Any) -> None:
-    def call(method: str, path: str, key: str, body: Any = None, headers: Any = None) -> tuple[int, Any]:
-        options: dict[str, Any] = {"key": key, "headers": headers}
-        if body is not None:
-            options["json"] = body
-        result = local_api.request(method, path, **options)
-        return result.status, result.json
-
-    statuses = key_flow(call, http_tenant.write_key, http_tenant.read_key,
-                        lambda: local_api.revoke_key(http_tenant.id, http_tenant.read_key_id))
-    assert statuses == EXPECTED_FLOW
-    logs = local_api.logs()
-    assert http_tenant.read_key_id in logs and "key refused" in logs  # the authorizer logs key ids and refusals...
-    assert http_tenant.read_key not in logs and http_tenant.write_key not in logs  # ...never keys
-    # tags-local prints its demo key once when it starts (so a developer can use it), and no key ever after.
-    banner = {f"API key: {local_api.api_key}", f"Try: curl -H 'Authorization: Bearer {local_api.api_key}' "
-                                               f"{local_api.url}/tags"}
-    leaked = [line for line in logs.splitlines() if API_KEY_TEXT.search(line) and line not in banner]
-    assert leaked == []
-    assert "Z" * 43 not in logs and "A" * 43 not in logs  # nor the secret part of a refused key
-
-
 def test_keys_never_reach_the_functions_logs(invoke: Callable[..., Any], tenant: Any, caplog: pytest.LogCaptureFixture,
                                             capfd: pytest.CaptureFixture[str]) -> None:
     """The same flow in process, through the real authorizer, with every logger at DEBUG: neither the records
@@ -446,33 +238,3 @@ def test_keys_never_reach_the_functions_logs(invoke: Callable[..., Any], tenant:
     secrets = [key.split("_", 2)[2] for key in (tenant.write_key, tenant.read_key)]  # the secret may hold "_"
     assert all(secret not in text for secret in secrets)
     assert "Z" * 43 not in text and "A" * 43 not in text
-
-
-def test_committed_openapi_matches_the_code() -> None:
-    """docs/openapi.json is what the handlers' resolvers document today (`make openapi` regenerates it)."""
-    from tags_tools.openapi import DEFAULT_OUTPUT  # noqa: PLC0415
-
-    assert DEFAULT_OUTPUT.read_text(encoding="utf-8") == render(build_spec()), "run `make openapi`"
-
-
-def test_template_local_server_and_committed_openapi_serve_one_route_set(local_api: Any) -> None:
-    """The routes of template.yaml, the routes tags-local answers and the paths of docs/openapi.json are one set."""
-    from tags_tools.openapi import DEFAULT_OUTPUT  # noqa: PLC0415
-
-    template_routes = {(r.method, r.path) for r in tpl.api_routes()}
-    committed = json.loads(DEFAULT_OUTPUT.read_text(encoding="utf-8"))
-    documented = {(method.upper(), path) for path, ops in committed["paths"].items() for method in ops}
-    assert documented == template_routes
-
-    served = set()
-    for method, path in sorted(template_routes):
-        concrete = re.sub(r"\{[^}]+\}", "x1", path)
-        result = local_api.request(method, concrete, key=None)  # no key: the route exists, the gateway says 401
-        codes = [e["code"] for e in result.json["errors"]] if isinstance(result.json, dict) else []
-        if result.status == 401:
-            served.add((method, path))
-        else:
-            pytest.fail(f"{method} {concrete}: {result.status} {codes}")
-    assert served == template_routes
-    # a path outside the set is not served, whatever the method
-    assert local_api.request("GET", "/tags/x1/unknown", key=None).status == 404
