@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 import urllib.error
 import urllib.request
 import uuid
@@ -517,6 +518,30 @@ def group_count(invoke: Invoke, group_id: str) -> int:
 def oversized_json(body: dict[str, Any]) -> str:
     """`body` as JSON, padded one byte over the 64 KiB a request body may have."""
     return jsonlib.dumps({**body, "pad": "a" * (MAX_BODY + 1)})
+
+
+def spellings(base: str, count: int) -> list[str]:
+    """`count` different spellings of one name: case, surrounding and inner whitespace, NFC/NFD."""
+    words = base.split(" ")
+    cases: list[Callable[[str], str]] = [str, str.upper, str.lower, str.title, str.swapcase]
+    spaces = [" ", "  ", "\t", " \u00a0", "\u3000", "\n "]
+    wraps = [("", ""), ("  ", ""), ("", " \t"), ("\u2003", "\u2003")]
+    forms = ["NFC", "NFD"]
+    out: list[str] = []
+    seen: set[str] = set()
+    i = 0
+    while len(out) < count:
+        case = cases[i % len(cases)]
+        space = spaces[(i // len(cases)) % len(spaces)]
+        left, right = wraps[(i // 3) % len(wraps)]
+        form = forms[(i // 2) % len(forms)]
+        candidate = unicodedata.normalize(form, left + space.join(case(w) for w in words) + right)
+        if candidate not in seen:
+            seen.add(candidate)
+            out.append(candidate)
+        i += 1
+        assert i < count * 50, "not enough spellings"
+    return out
 
 
 _INVOKE_OPTIONS = ("headers", "tenant", "principal")

@@ -23,10 +23,9 @@ from tags_core import db, events
 from tags_core.auth import Principal, create_api_key
 from tags_core.repository import Repository
 from tags_tools.stream_poller import StreamPoller
+from tests.helpers import REGION, RFC3339_MILLIS
 
 BUS = "tags-test-bus"
-REGION = "us-east-1"
-TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 Received = list[tuple[str, dict[str, Any]]]
 
@@ -76,17 +75,13 @@ def subscriber(streams_env: None, monkeypatch: pytest.MonkeyPatch) -> Subscriber
 
 
 @pytest.fixture
-def poller(streams_env: None, table: str) -> StreamPoller:
-    return StreamPoller(table, stream_app.lambda_handler)
-
-
-@pytest.fixture
-def settle(poller: StreamPoller, subscriber: Subscriber) -> Callable[[], Received]:
-    """Run the stream processor over everything written so far; return the events delivered meanwhile."""
+def settle(stream: StreamPoller, subscriber: Subscriber) -> Callable[[], Received]:
+    """Run the stream processor over every DynamoDB stream record written so far; return the change events delivered
+    meanwhile."""
 
     def run() -> Received:
-        poller.drain()
-        assert not poller.pending, "stream records left unprocessed"
+        stream.drain()
+        assert not stream.pending, "stream records left unprocessed"
         return subscriber.receive()
 
     return run
@@ -106,7 +101,7 @@ def common(detail: dict[str, Any]) -> dict[str, Any]:
     """Check and strip the fields every detail has; what is left is specific to the event."""
     rest = dict(detail)
     assert re.fullmatch(r"\d+-\d+", rest.pop("event_id"))
-    assert TIME.match(rest.pop("time"))
+    assert RFC3339_MILLIS.match(rest.pop("time"))
     return rest
 
 
