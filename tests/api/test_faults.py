@@ -14,6 +14,7 @@ objects carrying the tag, and a merge or ungroup that stopped half-way is one th
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,20 +22,102 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tags_core import db
+from tags_core.names import name_key, name_lock_suffix
 from tags_tools.stream_poller import StreamPoller
-from tests.helpers import (
-    MAX_ATTEMPTS,
-    THROTTLES,
-    Invoke,
-    assert_consistent,
-    assert_error,
-    assert_unavailable,
-    objects_view,
-    scan,
-)
+from tests.helpers import KINDS, RFC3339_MILLIS, Invoke, assert_error, scan
 
 if TYPE_CHECKING:
     from tests.api.conftest import Faults, Seed  # the `faults` and `seed` fixtures' types
+
+
+MAX_ATTEMPTS = 4  # tags_core.db: retries={"mode": "standard", "total_max_attempts": 4}
+THROTTLES = ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]
+
+
+# --- the table, read back ------------------------------------------------------------------------------------------
+
+def assert_consistent(table: str) -> None:
+    """No partial state: locks and their tags and groups, counters, usage and merge marks all agree."""
+    items = [db.from_item(i) for i in scan(table)]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_type.setdefault(str(item.get("item_type")), []).append(item)
+    tags = {(t["tenant"], t["id"]): t for t in by_type.get("tag", [])}
+    groups = {(g["tenant"], g["id"]): g for g in by_type.get("group", [])}
+    locks = {(lock["PK"], lock["SK"]): lock for lock in by_type.get("tag_name", [])}
+    group_locks = {(lock["PK"], lock["SK"]): lock for lock in by_type.get("group_name", [])}
+
+    for (tenant, tag_id), tag in tags.items():
+        own = locks.get((f"T#{tenant}", f"NAME#TAG#{name_lock_suffix(tag['name'])}"))
+        assert own is not None and own["tag_id"] == tag_id, f"tag {tag['name']!r} has no name lock"
+        for alias in tag.get("aliases") or []:
+            lock = locks.get((f"T#{tenant}", f"NAME#TAG#{name_lock_suffix(alias)}"))
+            assert lock is not None and lock["tag_id"] == tag_id, f"alias {alias!r} of {tag['name']!r} not held"
+        if tag.get("group_id"):
+            assert (tenant, tag["group_id"]) in groups, f"tag {tag['name']!r} in a group that does not exist"
+        if tag.get("merged_into"):
+            target = tags.get((tenant, tag["merged_into"]))
+            assert target is not None and tag_id in (target.get("merge_sources") or set()), "unpinned merge"
+        for source in tag.get("merge_sources") or set():
+            assert tags.get((tenant, source), {}).get("merged_into") == tag_id, "stale merge pin"
+    for lock in locks.values():
+        tag = tags.get((lock["tenant"], lock["tag_id"]))
+        assert tag is not None, f"name lock {lock['name']!r} without its tag"
+        names = [tag["name"], *(tag.get("aliases") or [])]
+        assert name_key(lock["name"]) in {name_key(n) for n in names}, f"lock {lock['name']!r} on another name"
+
+    for (tenant, group_id), group in groups.items():
+        lock = group_locks.get((f"T#{tenant}", f"NAME#GROUP#{name_lock_suffix(group['name'])}"))
+        assert lock is not None and lock["group_id"] == group_id, f"group {group['name']!r} has no name lock"
+        members = sum(1 for (t, _), tag in tags.items() if t == tenant and tag.get("group_id") == group_id)
+        assert int(group.get("tag_count", 0)) == members, f"group {group['name']!r}: count is not a recount"
+    for lock in group_locks.values():
+        assert (lock["tenant"], lock["group_id"]) in groups, f"group lock {lock['name']!r} without its group"
+
+    for meta in by_type.get("tenant", []):
+        tenant = meta["tenant"]
+        assert int(meta.get("tag_count", 0)) == sum(1 for t, _ in tags if t == tenant), "tenant tag_count"
+        assert int(meta.get("group_count", 0)) == sum(1 for t, _ in groups if t == tenant), "tenant group_count"
+
+    carried: Counter[tuple[str, str, str]] = Counter()
+    for tag_set in by_type.get("tag_set", []):
+        for tag_id in tag_set.get("tags") or {}:
+            carried[(tag_set["tenant"], tag_id, tag_set["kind"])] += 1
+    for (tenant, tag_id), tag in tags.items():
+        usage = {kind: int((tag.get("usage") or {}).get(kind, 0)) for kind in KINDS.values()}
+        assert usage == {kind: carried[(tenant, tag_id, kind)] for kind in KINDS.values()}, f"usage of {tag['name']!r}"
+
+
+def objects_view(table: str, same: dict[str, str] | None = None) -> dict[tuple[str, str], set[str]]:
+    """The live tags each object carries (ids; a tag merged away, or mapped by `same`, reads as its target)."""
+    items = [db.from_item(i) for i in scan(table)]
+    tags = {t["id"]: t for t in items if t.get("item_type") == "tag"}
+    view: dict[tuple[str, str], set[str]] = {}
+    for tag_set in (i for i in items if i.get("item_type") == "tag_set"):
+        carried = set()
+        for stored in tag_set.get("tags") or {}:
+            tag_id = stored
+            while tag_id in tags and tags[tag_id].get("merged_into"):
+                tag_id = tags[tag_id]["merged_into"]
+            tag_id = (same or {}).get(tag_id, tag_id)
+            if tag_id in tags:
+                carried.add(tag_id)
+        view[(tag_set["kind"], tag_set["object_id"])] = carried
+    return view
+
+
+def assert_unavailable(result: Any) -> None:
+    """503 service_unavailable in the envelope, with Retry-After; never a 500, never AWS's words."""
+    assert result.status == 503, (result.status, result.json)
+    retry_after = result.headers.get("Retry-After")
+    assert retry_after is not None and retry_after.isdigit() and int(retry_after) >= 1, result.headers
+    body = result.json
+    assert set(body) == {"status", "description", "response_time", "request_id", "errors"}, body
+    assert (body["status"], body["description"]) == (503, "Service Unavailable")
+    assert RFC3339_MILLIS.match(body["response_time"])
+    assert body["request_id"] == result.headers["X-Request-Id"]
+    assert [e["code"] for e in body["errors"]] == ["service_unavailable"]
+    assert "injected" not in result.text and "Exception" not in result.text
 
 
 # --- what the requests act on -------------------------------------------------------------------------------------
