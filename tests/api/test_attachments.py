@@ -27,7 +27,6 @@ all_kinds = pytest.mark.parametrize("kind", list(KINDS))
 
 # --- helpers -----------------------------------------------------------------------------------------------------
 
-
 def count_tags(invoke: Invoke) -> int:
     return len(all_tags(invoke))
 

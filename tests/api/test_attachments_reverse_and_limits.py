@@ -31,7 +31,6 @@ from tests.helpers import (
 
 # --- helpers -----------------------------------------------------------------------------------------------------
 
-
 def stored_set(tenant: str, kind: str, object_id: str) -> dict[str, str]:
     """The object's tag set as stored (tag id -> attached_at), deleted tags included."""
     return (Repository().get_tag_set(tenant, KINDS[kind], object_id) or {}).get("tags") or {}

@@ -33,6 +33,18 @@ def merge(invoke: Invoke, source_id: str, into_id: str, **query: Any) -> Any:
     return invoke("POST", f"/tags/{source_id}/merge", body={"into": into_id}, query=query or None)
 
 
+def merge_while_the_stream_runs(invoke: Invoke, stream: StreamPoller, source_id: str, into_id: str) -> Any:
+    """The merge with the stream consumer running alongside (as deployed); it must answer 200, merged."""
+    stream.start(interval=0.05)
+    try:
+        result = merge(invoke, source_id, into_id)
+    finally:
+        stream.stop()
+    assert result.status == 200, result.json
+    assert result.data["status"] == "merged"
+    return result
+
+
 OBJECTS = [("conversations", "c1"), ("conversations", "c2"), ("customers", "u1"), ("comments", "m1"),
            ("customers", "u2")]
 
@@ -154,13 +166,7 @@ def test_merge_right_after_attaching_waits_for_the_stream(invoke: Invoke, stream
     objects = [("conversations", f"c{i}") for i in range(4)]
     for kind, object_id in objects:
         ok_attach(invoke, kind, object_id, ids=[source["id"]])
-    stream.start(interval=0.05)
-    try:
-        result = merge(invoke, source["id"], into["id"])
-    finally:
-        stream.stop()
-    assert result.status == 200, result.json
-    assert result.data["status"] == "merged"
+    merge_while_the_stream_runs(invoke, stream, source["id"], into["id"])
     for obj in objects:
         assert listed_ids(invoke, *obj)[0] == [into["id"]]
     assert_usage_exact(invoke, objects)
@@ -177,13 +183,7 @@ def test_merge_in_several_rounds(invoke: Invoke, stream: StreamPoller, monkeypat
         ok_attach(invoke, kind, object_id, ids=[source["id"]])
     ok_attach(invoke, "customers", "u3", ids=[into["id"]])
     stream.drain()
-    stream.start(interval=0.05)
-    try:
-        result = merge(invoke, source["id"], into["id"])
-    finally:
-        stream.stop()
-    assert result.status == 200, result.json
-    assert result.data["status"] == "merged"
+    result = merge_while_the_stream_runs(invoke, stream, source["id"], into["id"])
     assert result.data["moved"] == {"conversation": 0, "customer": 5, "comment": 1}
     for obj in objects:
         assert listed_ids(invoke, *obj)[0] == [into["id"]]

@@ -32,9 +32,6 @@ from tests.helpers import (
     new_tag,
 )
 
-# --- helpers -----------------------------------------------------------------------------------------------------
-
-
 # --- creating: the tag's shape -----------------------------------------------------------------------------------
 
 def test_create_answers_201_with_the_whole_tag_and_defaults(invoke: Invoke, tenant: Any) -> None:

@@ -26,7 +26,6 @@ from tests.helpers import (
 
 # --- helpers -----------------------------------------------------------------------------------------------------
 
-
 def walk(invoke: Invoke, limit: int, **query: Any) -> tuple[list[str], int]:
     """Follow next_cursor from the first page to the end: the names seen and the number of pages."""
     seen: list[str] = []
