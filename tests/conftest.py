@@ -22,12 +22,12 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from tags_core import db
 from tests.helpers import (
     TEST_ENVIRONMENT,
     LocalApiClient,
     TenantKeys,
     create_test_table,
+    db,
     launch_tags_local,
     new_tenant,
     one_request_at_a_time,

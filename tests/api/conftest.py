@@ -23,10 +23,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries.standard import ExponentialBackoff
 
 from functions.stream_processor.app import lambda_handler as stream_handler
-from tags_core import db
 from tags_tools.local_server import Gateway
 from tags_tools.stream_poller import StreamPoller
-from tests.helpers import CallCounter, Invoke, TenantKeys, gateway_invoker
+from tests.helpers import CallCounter, Invoke, TenantKeys, db, gateway_invoker
 
 
 @pytest.fixture(scope="session")

@@ -10,18 +10,19 @@ from typing import Any
 
 import pytest
 
-from tags_core import db
-from tags_core.auth import Principal, create_api_key
-from tags_core.repository import Repository
 from tags_tools.stream_poller import StreamPoller
 from tests.helpers import (
     KINDS,
     MISSING_ID,
     RFC3339_UTC,
     Invoke,
+    Principal,
+    Repository,
     all_tags,
     assert_usage_exact,
     attach,
+    create_api_key,
+    db,
     follow,
     listed_names,
     new_tag,

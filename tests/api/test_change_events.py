@@ -19,11 +19,8 @@ import boto3
 import pytest
 
 from functions.stream_processor import app as stream_app
-from tags_core import db, events
-from tags_core.auth import Principal, create_api_key
-from tags_core.repository import Repository
 from tags_tools.stream_poller import StreamPoller
-from tests.helpers import REGION, RFC3339_MILLIS
+from tests.helpers import REGION, RFC3339_MILLIS, Principal, Repository, change_events, create_api_key, db
 
 BUS = "tags-test-bus"
 
@@ -55,9 +52,9 @@ class Subscriber:
 @pytest.fixture
 def streams_env(table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")  # moto's DynamoDB Streams need it
-    events.reset()
+    change_events.reset()
     yield
-    events.reset()
+    change_events.reset()
 
 
 @pytest.fixture
@@ -69,7 +66,8 @@ def subscriber(streams_env: None, monkeypatch: pytest.MonkeyPatch) -> Subscriber
     bridge.create_event_bus(Name=BUS)
     queue_url = sqs.create_queue(QueueName="tag-events")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bridge.put_rule(Name="all-tag-events", EventBusName=BUS, EventPattern=json.dumps({"source": [events.SOURCE]}))
+    pattern = json.dumps({"source": [change_events.SOURCE]})
+    bridge.put_rule(Name="all-tag-events", EventBusName=BUS, EventPattern=pattern)
     bridge.put_targets(Rule="all-tag-events", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
     return Subscriber(queue_url=queue_url, sqs=sqs)
 
@@ -273,9 +271,9 @@ def test_a_publish_failure_fails_only_its_record_and_is_published_on_retry(
         monkeypatch: pytest.MonkeyPatch) -> None:
     first = invoke("POST", "/tags", body={"name": "First"}).data
     second = invoke("POST", "/tags", body={"name": "Second"}).data
-    flaky = FlakyBus(events.client(), refuse=first["id"])
-    monkeypatch.setattr(events, "client", lambda: flaky)
-    monkeypatch.setattr(events.time, "sleep", lambda _: None)
+    flaky = FlakyBus(change_events.client(), refuse=first["id"])
+    monkeypatch.setattr(change_events, "client", lambda: flaky)
+    monkeypatch.setattr(change_events.time, "sleep", lambda _: None)
 
     results: list[dict[str, Any]] = []
     batches: list[list[dict[str, Any]]] = []
@@ -291,7 +289,7 @@ def test_a_publish_failure_fails_only_its_record_and_is_published_on_retry(
     tag_records = {r["dynamodb"]["Keys"]["SK"]["S"]: r["dynamodb"]["SequenceNumber"] for r in batch
                    if r["dynamodb"]["Keys"]["SK"]["S"].startswith("TAG#")}
     assert results[0] == {"batchItemFailures": [{"itemIdentifier": tag_records[f"TAG#{first['id']}"]}]}
-    assert flaky.calls >= events.PUT_ATTEMPTS, "refused entries are sent again before the record fails"
+    assert flaky.calls >= change_events.PUT_ATTEMPTS, "refused entries are sent again before the record fails"
     first_round = subscriber.receive()
     assert [(t, d["tag_id"]) for t, d in first_round] == [("tag.created", second["id"])]
 
@@ -310,8 +308,9 @@ def test_later_records_of_a_failed_item_wait_for_its_retry(
     tag = invoke("POST", "/tags", body={"name": "Ordered"}).data
     invoke("PATCH", f"/tags/{tag['id']}", body={"color": "#000000"})
     other = invoke("POST", "/tags", body={"name": "Other"}).data
-    monkeypatch.setattr(events, "client", lambda: FlakyBus(boto3.client("events", region_name=REGION), tag["id"]))
-    monkeypatch.setattr(events.time, "sleep", lambda _: None)
+    monkeypatch.setattr(change_events, "client",
+                        lambda: FlakyBus(boto3.client("events", region_name=REGION), tag["id"]))
+    monkeypatch.setattr(change_events.time, "sleep", lambda _: None)
     records: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tags_core import db
-from tests.helpers import Invoke
+from tests.helpers import Invoke, db
 
 GOALS = 12  # matching tags per filter: more than one page of 10, so a next page exists
 SMALL, LARGE = 30, 90  # tenant sizes compared (moto copies the whole table per transaction: keep LARGE modest)

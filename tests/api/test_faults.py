@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tags_core import db
 from tags_core.names import name_key, name_lock_suffix
 from tags_tools.stream_poller import StreamPoller
-from tests.helpers import KINDS, RFC3339_MILLIS, Invoke, assert_error, scan
+from tests.helpers import KINDS, RFC3339_MILLIS, Invoke, assert_error, db, scan
 
 if TYPE_CHECKING:
     from tests.api.conftest import Faults, Seed  # the `faults` and `seed` fixtures' types

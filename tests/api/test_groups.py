@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tags_core import groups
-from tests.helpers import MISSING_ID, RFC3339_UTC, Invoke, follow, get_group, get_tag, new_group, new_tag
+from tests.helpers import MISSING_ID, RFC3339_UTC, Invoke, follow, get_group, get_tag, groups, new_group, new_tag
 
 
 def tag_ids_in_group(invoke: Invoke, group_id: str) -> set[str]:

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from tags_core.auth import revoke_api_key
-from tests.helpers import ANY, JSON_HEADERS, MISSING_ID, Invoke, assert_error, oversized_json, scan
+from tests.helpers import ANY, JSON_HEADERS, MISSING_ID, Invoke, assert_error, oversized_json, revoke_api_key, scan
 
 # --- the table, before and after --------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from tags_core.auth import revoke_api_key
 from tags_tools import template as tpl
 from tags_tools.local_server import (
     Gateway,
@@ -20,7 +19,7 @@ from tags_tools.local_server import (
     Outcome,
     policy_allows,
 )
-from tests.helpers import API_KEY_TEXT, EXPECTED_FLOW, assert_envelope, key_flow
+from tests.helpers import API_KEY_TEXT, EXPECTED_FLOW, assert_envelope, key_flow, revoke_api_key
 
 MISSING_TAG = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # a well-formed id no tenant has
 TEMPLATE_CORS = tpl.load_template()["Resources"]["TagsApi"]["Properties"]["Cors"]

@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
-from tags_core import merge as merge_module
-from tags_core.repository import Repository
 from tags_tools.stream_poller import StreamPoller
 from tests.helpers import (
     KINDS,
     MISSING_ID,
     Invoke,
+    Repository,
     all_tags,
     assert_usage_exact,
     get_tag,
@@ -21,6 +20,7 @@ from tests.helpers import (
     object_tags,
     ok_attach,
 )
+from tests.helpers import merge as merge_rules
 
 
 def listed_ids(invoke: Invoke, kind: str, object_id: str) -> tuple[list[str], int]:
@@ -175,7 +175,7 @@ def test_merge_right_after_attaching_waits_for_the_stream(invoke: Invoke, stream
 def test_merge_in_several_rounds(invoke: Invoke, stream: StreamPoller, monkeypatch: pytest.MonkeyPatch) -> None:
     """More objects than one round moves (98 in production, shrunk to 2 here to keep the test small): each round
     reads the reverse index again, which follows the stream running alongside."""
-    monkeypatch.setattr(merge_module, "CHUNK", 2)
+    monkeypatch.setattr(merge_rules, "CHUNK", 2)
     source = new_tag(invoke, "Many")
     into = new_tag(invoke, "Target")
     objects = [("customers", f"u{i}") for i in range(5)] + [("comments", "m1")]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tags_core.auth import revoke_api_key
 from tests.helpers import (
     JSON_HEADERS,
     MISSING_ID,
@@ -18,6 +17,7 @@ from tests.helpers import (
     list_tags,
     names_of,
     new_tag,
+    revoke_api_key,
 )
 
 # --- auth and tenancy --------------------------------------------------------------------------------------------

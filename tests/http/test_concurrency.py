@@ -11,8 +11,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from tags_core.auth import create_api_key
-from tests.helpers import KINDS
+from tests.helpers import KINDS, create_api_key
 
 OBJECTS = [("conversations", "c1"), ("conversations", "c2"), ("customers", "u1")]
 NAMES = [f"Tag {i}" for i in range(8)]
