@@ -8,7 +8,7 @@
     local_api        LocalApiClient of one `tags-local` process per session (moto inside it, authorizer cache off)
     spawn_tags_local spawn_tags_local(*args, env=None) -> (client, startup lines): a process of the test's own
 
-Folder fixtures: api/conftest.py (gateway, invoke, call_counter, stream), http/conftest.py (http_tenant).
+Folder fixtures: api/conftest.py (gateway, invoke, call_counter, stream, faults, seed), http/conftest.py (http_tenant).
 """
 
 from __future__ import annotations

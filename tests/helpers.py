@@ -3,7 +3,9 @@ the in-process gateway invoker, the DynamoDB call counter, the `tags-local` clie
 helpers every layer uses (new_tag, new_group, attach, assert_error, ...). Fixtures live in the conftest.py files and
 build on this module; tests import from here (`from tests.helpers import ...`).
 
-Every import of tags_core in the tests' support code is in this module and the conftests.
+What the tests use of tags_core is imported here once (see the imports): the conftests and most tests take it from
+this module. Tests of one rule import that rule's module themselves (unit/, the faults' lock keys, infra/test_template
+and the admin CLI's token check).
 """
 
 from __future__ import annotations
@@ -33,8 +35,7 @@ import boto3
 import pytest
 
 # What the tests use of tags_core, imported once here: tests and conftests take these names from this module, so a
-# move inside tags_core is one edit here. (A test of one rule imports that rule's module itself: names, ids, and what
-# infra/test_template.py checks.)
+# move inside tags_core is one edit here.
 from tags_core import (  # noqa: F401  (re-exported)
     db,
     groups,
