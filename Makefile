@@ -1,7 +1,7 @@
 # Entry points of the Tags service. Needs only Python >= 3.11 (and, for `check-template`, a python3.13 for sam build).
 #   make run              the API locally (DynamoDB emulated in-process), see tools/tags_tools/local_server.py
 #   make test             lint, typecheck, check-template, then the test suite (schemathesis included)
-#   make test-fast        the unit and API tests only (no HTTP server, no template checks; about 3 minutes)
+#   make test-fast        the unit and API tests only (no HTTP server, no template checks)
 #   make check-template   cfn-lint, sam validate --lint, checkov, sam build
 #   make checkov          checkov on template.yaml (in its own venv, .venv-checkov)
 #   make schemathesis     schemathesis against a fresh tags-local, every operation (also part of the test suite)
