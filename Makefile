@@ -1,6 +1,7 @@
 # Entry points of the Tags service. Needs only Python >= 3.11 (and, for `check-template`, a python3.13 for sam build).
 #   make run              the API locally (DynamoDB emulated in-process), see tools/tags_tools/local_server.py
 #   make test             lint, typecheck, check-template, then the test suite (schemathesis included)
+#   make test-fast        the unit and API tests only (no HTTP server, no template checks)
 #   make check-template   cfn-lint, sam validate --lint, checkov, sam build
 #   make checkov          checkov on template.yaml (in its own venv, .venv-checkov)
 #   make schemathesis     schemathesis against a fresh tags-local, every operation (also part of the test suite)
@@ -30,10 +31,10 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv run test lint typecheck check-template checkov schemathesis build openapi bench soak clean
+.PHONY: help venv run test test-fast lint typecheck check-template checkov schemathesis build openapi bench soak clean
 
 help:
-	@echo "make run | test | lint | typecheck | check-template | checkov | schemathesis | build | openapi | bench | soak | venv | clean"
+	@echo "make run | test | test-fast | lint | typecheck | check-template | checkov | schemathesis | build | openapi | bench | soak | venv | clean"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -78,13 +79,17 @@ checkov: $(CHECKOV_STAMP)
 		--framework cloudformation --compact --quiet --skip-download
 
 schemathesis: $(DEV_STAMP)
-	$(BIN)/pytest -q tests/test_schemathesis.py
+	$(BIN)/pytest -q tests/infra/test_schemathesis.py
 
 build: $(DEV_STAMP)
 	SAM=$(BIN)/sam scripts/sam_build.sh
 
 test: lint typecheck check-template
 	$(BIN)/pytest -q
+
+# tests/unit and tests/api (see tests/README.md): what a change to the layer or a function most often needs.
+test-fast: $(DEV_STAMP)
+	$(BIN)/pytest -q tests/unit tests/api
 
 openapi: $(LOCAL_STAMP)
 	$(BIN)/python -m tags_tools.openapi

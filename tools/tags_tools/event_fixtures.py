@@ -7,7 +7,7 @@ env.json names; the events use the fixed ids below, so seed them there first (ta
     python -m tags_tools.event_fixtures --endpoint-url http://127.0.0.1:8000 [--table tags-local]
 
 Destructive events each have their own target (delete_tag, merge_tag, delete_group), so every file works once
-after a seed, in any order. tests/test_event_files.py seeds a fresh table the same way for each file.
+after a seed, in any order. tests/infra/test_sam_event_files.py seeds a fresh table the same way for each file.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-LAYER = Path(__file__).resolve().parents[1] / "layers" / "common"
+LAYER = Path(__file__).resolve().parents[2] / "layers" / "common"
 PACKAGE = LAYER / "tags_core"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 KEYS_MODULE = "tags_core.store.keys"

@@ -1,9 +1,9 @@
 """Fault injection: DynamoDB throttling, 500s and cancelled transactions under every endpoint.
 
-Faults are injected per HTTP attempt of the layer's own client (`tags_core.db.client()`), on botocore's
-`before-send` event, so the client's retry policy (standard mode, 4 attempts) sees them exactly as it would see
-DynamoDB's answers; an injected attempt never reaches moto. botocore's backoff delay is recorded and set to zero,
-so the tests do not sleep for seconds.
+Faults are injected per HTTP attempt of the layer's own client (`tags_core.db.client()`; the `faults` fixture in
+api/conftest.py), on botocore's `before-send` event, so the client's retry policy (standard mode, 4 attempts) sees
+them exactly as it would see DynamoDB's answers; an injected attempt never reaches moto. botocore's backoff delay is
+recorded and set to zero, so the tests do not sleep for seconds.
 
 What a client may see (API.md, docs/errors.md): 503 `service_unavailable` with `Retry-After` in the error envelope
 when the store keeps failing, or the precise 4xx a cancelled transaction means; never a 500. What the table may
@@ -13,172 +13,27 @@ objects carrying the tag, and a merge or ungroup that stopped half-way is one th
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.retries.standard import ExponentialBackoff
 
-from functions.stream_processor.app import lambda_handler as stream_handler
 from tags_core.names import name_key, name_lock_suffix
-from tags_core.store import client as db
-from tags_core.store import codec
 from tags_tools.stream_poller import StreamPoller
+from tests.helpers import KINDS, RFC3339_MILLIS, Invoke, assert_error, codec, db, scan
 
-Invoke = Callable[..., Any]
+if TYPE_CHECKING:
+    from tests.api.conftest import Faults, Seed  # the `faults` and `seed` fixtures' types
 
-RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-KINDS = ("conversation", "customer", "comment")
+
 MAX_ATTEMPTS = 4  # tags_core.db: retries={"mode": "standard", "total_max_attempts": 4}
 THROTTLES = ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]
 
 
-# --- the injector -----------------------------------------------------------------------------------------------
-
-class _RawBody:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.data
-
-
-@dataclass
-class Rule:
-    operation: str | None  # None: every operation
-    code: str
-    status: int
-    times: int | None  # None: every matching attempt from now on
-    skip: int  # let this many matching attempts through first
-    when: Callable[[dict[str, Any]], bool] | None  # on the request's JSON body
-    reasons: dict[int, dict[str, Any]] | None  # TransactionCanceledException: action index → reason (others None)
-    seen: int = 0
-    fired: int = 0
-
-
-@dataclass
-class Faults:
-    """The layer's DynamoDB client, with chosen attempts failing. `attempts` counts every HTTP attempt per
-    operation, `calls` every client call, `delays` each backoff botocore computed before a retry (not slept)."""
-
-    rules: list[Rule] = field(default_factory=list)
-    attempts: Counter[str] = field(default_factory=Counter)
-    calls: Counter[str] = field(default_factory=Counter)
-    injected: Counter[str] = field(default_factory=Counter)
-    delays: list[float] = field(default_factory=list)
-    worst_delays: list[float] = field(default_factory=list)  # the same backoffs with the jitter at its maximum
-
-    def fail(self, operation: str | None, code: str = "ProvisionedThroughputExceededException", *,
-             times: int | None = None, skip: int = 0, when: Callable[[dict[str, Any]], bool] | None = None,
-             reasons: dict[int, dict[str, Any]] | None = None) -> Rule:
-        status = 500 if code in ("InternalServerError", "ServiceUnavailable") else 400
-        rule = Rule(operation, code, status, times, skip, when, reasons)
-        self.rules.append(rule)
-        return rule
-
-    def cancel(self, reasons: dict[int, dict[str, Any]], *, times: int | None = None, skip: int = 0,
-               when: Callable[[dict[str, Any]], bool] | None = None) -> Rule:
-        """TransactWriteItems cancelled, with these reasons at these action indexes (the others: "None")."""
-        return self.fail("TransactWriteItems", "TransactionCanceledException", times=times, skip=skip, when=when,
-                         reasons=reasons)
-
-    def clear(self) -> None:
-        self.rules.clear()
-
-    def reset_counts(self) -> None:
-        for counter in (self.attempts, self.calls, self.injected):
-            counter.clear()
-        self.delays.clear()
-        self.worst_delays.clear()
-
-    # botocore hooks
-
-    def record_call(self, model: Any = None, **_: Any) -> None:
-        self.calls[model.name if model is not None else "?"] += 1
-
-    def before_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        operation = event_name.rsplit(".", 1)[-1]
-        self.attempts[operation] += 1
-        body = json.loads(request.body or b"{}")
-        for rule in self.rules:
-            if rule.operation not in (None, operation) or (rule.when is not None and not rule.when(body)):
-                continue
-            rule.seen += 1
-            if rule.seen <= rule.skip or (rule.times is not None and rule.fired >= rule.times):
-                continue
-            rule.fired += 1
-            self.injected[operation] += 1
-            request.tags_test_fault = True  # moto's handler leaves it alone (see the fixture)
-            return self._response(request, rule, body)
-        return None
-
-    @staticmethod
-    def _response(request: Any, rule: Rule, body: dict[str, Any]) -> AWSResponse:
-        payload: dict[str, Any] = {"__type": f"com.amazonaws.dynamodb.v20120810#{rule.code}",
-                                   "message": f"injected {rule.code}"}
-        if rule.reasons is not None:
-            count = len(body.get("TransactItems", []))
-            reasons = [rule.reasons.get(i, {"Code": "None"}) for i in range(count)]
-            payload = {"__type": payload["__type"], "Message": "Transaction cancelled, please refer cancellation "
-                       f"reasons for specific reasons [{', '.join(r['Code'] for r in reasons)}]",
-                       "CancellationReasons": reasons}
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"}
-        return AWSResponse(request.url, rule.status, headers, _RawBody(json.dumps(payload).encode()))
-
-
-@pytest.fixture
-def faults(tenant: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Faults]:
-    """Faults on the layer's client from here on (tenant setup is not affected); backoff recorded, not slept."""
-    from moto.core.botocore_stubber import BotocoreStubber  # noqa: PLC0415
-
-    injector = Faults()
-    original = BotocoreStubber.__call__
-
-    def moto_unless_injected(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-        if getattr(request, "tags_test_fault", False):
-            return None  # the injected answer stands: the request never reached "DynamoDB"
-        return original(self, event_name, request, **kwargs)
-
-    def no_sleep(self: Any, context: Any) -> float:
-        injector.delays.append(original_delay(self, context))
-        jitter = self._random
-        self._random = lambda: 1.0
-        try:
-            injector.worst_delays.append(original_delay(self, context))
-        finally:
-            self._random = jitter
-        return 0.0
-
-    original_delay = ExponentialBackoff.delay_amount
-    monkeypatch.setattr(BotocoreStubber, "__call__", moto_unless_injected)
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", no_sleep)
-    events = db.client().meta.events
-    events.register_first("before-send.dynamodb", injector.before_send)
-    events.register("before-call.dynamodb", injector.record_call)
-    yield injector
-    events.unregister("before-send.dynamodb", injector.before_send)
-    events.unregister("before-call.dynamodb", injector.record_call)
-
-
-# --- the table, read back -----------------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=1)
-def _scanner() -> Any:
-    return boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="testing",
-                        aws_secret_access_key="testing")
-
-
-def scan(table: str) -> list[dict[str, Any]]:
-    pages = _scanner().get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
-    return sorted((item for page in pages for item in page["Items"]), key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
-
+# --- the table, read back ------------------------------------------------------------------------------------------
 
 def assert_consistent(table: str) -> None:
     """No partial state: locks and their tags and groups, counters, usage and merge marks all agree."""
@@ -228,8 +83,8 @@ def assert_consistent(table: str) -> None:
         for tag_id in tag_set.get("tags") or {}:
             carried[(tag_set["tenant"], tag_id, tag_set["kind"])] += 1
     for (tenant, tag_id), tag in tags.items():
-        usage = {kind: int((tag.get("usage") or {}).get(kind, 0)) for kind in KINDS}
-        assert usage == {kind: carried[(tenant, tag_id, kind)] for kind in KINDS}, f"usage of {tag['name']!r}"
+        usage = {kind: int((tag.get("usage") or {}).get(kind, 0)) for kind in KINDS.values()}
+        assert usage == {kind: carried[(tenant, tag_id, kind)] for kind in KINDS.values()}, f"usage of {tag['name']!r}"
 
 
 def objects_view(table: str, same: dict[str, str] | None = None) -> dict[tuple[str, str], set[str]]:
@@ -258,48 +113,13 @@ def assert_unavailable(result: Any) -> None:
     body = result.json
     assert set(body) == {"status", "description", "response_time", "request_id", "errors"}, body
     assert (body["status"], body["description"]) == (503, "Service Unavailable")
-    assert RFC3339_UTC.match(body["response_time"])
+    assert RFC3339_MILLIS.match(body["response_time"])
     assert body["request_id"] == result.headers["X-Request-Id"]
     assert [e["code"] for e in body["errors"]] == ["service_unavailable"]
     assert "injected" not in result.text and "Exception" not in result.text
 
 
-def assert_error(result: Any, status: int, code: str) -> dict[str, Any]:
-    assert result.status == status, (result.status, result.json)
-    assert result.json["status"] == status and result.json["request_id"] == result.headers["X-Request-Id"]
-    assert result.json["errors"][0]["code"] == code, result.json
-    return dict(result.json["errors"][0])
-
-
 # --- what the requests act on -------------------------------------------------------------------------------------
-
-@dataclass
-class Seed:
-    group: str
-    tag: str  # "Existing", in the group, on conversation c-1 and customer u-1
-    other: str  # "Other", free-standing, on conversation c-1
-
-
-@pytest.fixture
-def stream(table: str, monkeypatch: pytest.MonkeyPatch) -> StreamPoller:
-    """The table's stream, fed to the real stream processor on drain() (the reverse index follows it)."""
-    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    return StreamPoller(table, stream_handler)
-
-
-@pytest.fixture
-def seed(invoke: Invoke) -> Seed:
-    def ok(method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        result = invoke(method, path, body=body)
-        assert result.status == status, (method, path, result.json)
-        return result.data
-
-    group = ok("POST", "/tag-groups", {"name": "Group A"}, 201)["id"]
-    tag = ok("POST", "/tags", {"name": "Existing", "group_id": group}, 201)["id"]
-    other = ok("POST", "/tags", {"name": "Other"}, 201)["id"]
-    ok("POST", "/conversations/c-1/tags", {"tag_ids": [tag, other]})
-    ok("POST", "/customers/u-1/tags", {"tags": ["Existing"]})
-    return Seed(group=group, tag=tag, other=other)
 
 
 @dataclass(frozen=True)

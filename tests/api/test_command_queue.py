@@ -15,10 +15,9 @@ import boto3
 import pytest
 
 from functions.command_consumer import app as consumer
-from tags_core.store import client as db
-from tags_core.store.repository import Repository
 from tags_tools import template as tpl
 from tags_tools.local_server import LambdaContext
+from tests.helpers import Repository, db
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tags-commands"
 TEMPLATE = tpl.load_template()

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import threading
 import time
-import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from tags_core.names import name_key, normalize_name
+from tags_core.names import normalize_name
+from tests.helpers import spellings
 
 RACERS = 32
 REQUEST_TIMEOUT = 60.0
@@ -56,37 +56,6 @@ def race(send: Callable[[int], Any]) -> list[Any]:
 def codes(result: Any) -> list[str]:
     body = result.json if isinstance(result.json, dict) else {}
     return [e.get("code") for e in body.get("errors") or []]
-
-
-def spellings(base: str, count: int) -> list[str]:
-    """`count` different spellings of one name: case, surrounding and inner whitespace, NFC/NFD."""
-    words = base.split(" ")
-    cases: list[Callable[[str], str]] = [str, str.upper, str.lower, str.title, str.swapcase]
-    spaces = [" ", "  ", "\t", " \u00a0", "\u3000", "\n "]
-    wraps = [("", ""), ("  ", ""), ("", " \t"), ("\u2003", "\u2003")]
-    forms = ["NFC", "NFD"]
-    out: list[str] = []
-    seen: set[str] = set()
-    i = 0
-    while len(out) < count:
-        case = cases[i % len(cases)]
-        space = spaces[(i // len(cases)) % len(spaces)]
-        left, right = wraps[(i // 3) % len(wraps)]
-        form = forms[(i // 2) % len(forms)]
-        candidate = unicodedata.normalize(form, left + space.join(case(w) for w in words) + right)
-        if candidate not in seen:
-            seen.add(candidate)
-            out.append(candidate)
-        i += 1
-        assert i < count * 50, "not enough spellings"
-    return out
-
-
-def test_spellings_are_distinct_and_name_one_tag() -> None:
-    names = spellings("Café Crème Brûlée", RACERS)
-    assert len(set(names)) == RACERS
-    assert len({name_key(normalize_name(n)) for n in names}) == 1
-    assert any(unicodedata.is_normalized("NFD", n) and not unicodedata.is_normalized("NFC", n) for n in names)
 
 
 def test_32_creates_of_one_name_spelled_32_ways_make_one_tag(local_api: Any, http_tenant: Any) -> None:

@@ -2,7 +2,7 @@
 (no 5xx, status codes and content types documented, responses conform to their schemas, schema-valid input
 accepted and invalid input refused, auth not ignored, stateful sequences through the API's links...).
 
-Authenticated with the demo write key tags-local seeds. Bounded by tests/schemathesis.toml (max-examples per
+Authenticated with the demo write key tags-local seeds. Bounded by tests/infra/schemathesis.toml (max-examples per
 operation, fixed seed: the same cases every run; SCHEMATHESIS_SEED=<n> explores others, SCHEMATHESIS_MAX_EXAMPLES=<n>
 more or fewer). On failure the report names each case with a curl line to reproduce it.
 """

@@ -3,43 +3,12 @@ and tags' `group_id` pointing at groups."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tags_core.domain import groups
-
-MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # well formed, held by nobody
-RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-Invoke = Callable[..., Any]
-
-
-def new_group(invoke: Invoke, name: str, **fields: Any) -> dict[str, Any]:
-    result = invoke("POST", "/tag-groups", body={"name": name, **fields})
-    assert result.status == 201, result.json
-    return result.data
-
-
-def new_tag(invoke: Invoke, name: str, **fields: Any) -> dict[str, Any]:
-    result = invoke("POST", "/tags", body={"name": name, **fields})
-    assert result.status == 201, result.json
-    return result.data
-
-
-def group(invoke: Invoke, group_id: str) -> dict[str, Any]:
-    result = invoke("GET", f"/tag-groups/{group_id}")
-    assert result.status == 200, result.json
-    return result.data
-
-
-def tag(invoke: Invoke, tag_id: str) -> dict[str, Any]:
-    result = invoke("GET", f"/tags/{tag_id}")
-    assert result.status == 200, result.json
-    return result.data
+from tests.helpers import MISSING_ID, RFC3339_UTC, Invoke, follow, get_group, get_tag, groups, new_group, new_tag
 
 
 def tag_ids_in_group(invoke: Invoke, group_id: str) -> set[str]:
@@ -51,22 +20,8 @@ def tag_ids_in_group(invoke: Invoke, group_id: str) -> set[str]:
 
 def assert_count(invoke: Invoke, group_id: str, expected: int) -> None:
     """The group's tag_count, and the tags actually listed in it, are both `expected`."""
-    assert group(invoke, group_id)["tag_count"] == expected
+    assert get_group(invoke, group_id)["tag_count"] == expected
     assert len(tag_ids_in_group(invoke, group_id)) == expected
-
-
-def walk(invoke: Invoke, path: str, **query: Any) -> list[dict[str, Any]]:
-    """Every item of a list, following next_cursor (bounded)."""
-    items: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(50):
-        result = invoke("GET", path, query={**query, **({"cursor": cursor} if cursor else {})})
-        assert result.status == 200, result.json
-        items.extend(result.data)
-        cursor = result.json["meta"]["next_cursor"]
-        if not cursor:
-            return items
-    raise AssertionError("the cursor never ended")
 
 
 # --- create ------------------------------------------------------------------------------------------------------
@@ -84,7 +39,7 @@ def test_create_returns_201_with_the_group(invoke: Invoke, tenant: Any) -> None:
     assert data["version"] == 1
     assert RFC3339_UTC.match(data["created_at"]) and RFC3339_UTC.match(data["updated_at"])
     assert len(data["id"]) == 26
-    assert group(invoke, data["id"]) == data
+    assert get_group(invoke, data["id"]) == data
 
 
 @pytest.mark.parametrize("taken", ["sales team", "SALES TEAM", " Sales  team "])
@@ -94,7 +49,7 @@ def test_names_are_unique_case_insensitively(invoke: Invoke, taken: str) -> None
     assert result.status == 409, result.json
     assert result.error_codes == ["group_exists"]
     assert result.json["errors"][0].get("existing_id") == first["id"]
-    assert walk(invoke, "/tag-groups") == [group(invoke, first["id"])]
+    assert follow(invoke, "/tag-groups") == [get_group(invoke, first["id"])]
 
 
 def test_group_and_tag_names_do_not_collide_and_tenants_are_separate(invoke: Invoke, other_tenant: Any) -> None:
@@ -110,7 +65,7 @@ def test_create_rejects_invalid_bodies(invoke: Invoke, body: dict[str, Any]) -> 
     result = invoke("POST", "/tag-groups", body=body)
     assert result.status == 400, result.json
     assert result.error_codes
-    assert walk(invoke, "/tag-groups") == []
+    assert follow(invoke, "/tag-groups") == []
 
 
 # --- list --------------------------------------------------------------------------------------------------------
@@ -149,7 +104,7 @@ def test_list_sorts_by_name_case_insensitively_by_default(invoke: Invoke, five_g
 ])
 def test_list_sorts(invoke: Invoke, five_groups: Any, sort: str, order: list[str]) -> None:
     assert names(invoke("GET", "/tag-groups", query={"sort": sort}).data) == order
-    assert names(walk(invoke, "/tag-groups", sort=sort, limit=2)) == order
+    assert names(follow(invoke, "/tag-groups", sort=sort, limit=2)) == order
 
 
 def test_list_pages_by_number_with_meta_and_links(invoke: Invoke, five_groups: Any) -> None:
@@ -179,7 +134,7 @@ def test_list_pages_by_number_with_meta_and_links(invoke: Invoke, five_groups: A
 
 
 def test_list_cursor_visits_every_group_once(invoke: Invoke, five_groups: Any) -> None:
-    seen = walk(invoke, "/tag-groups", limit=2)
+    seen = follow(invoke, "/tag-groups", limit=2)
     assert sorted(g["id"] for g in seen) == sorted(g["id"] for g in five_groups)
     assert len(seen) == 5
     following = invoke("GET", "/tag-groups", query={"limit": 2})
@@ -267,7 +222,7 @@ def test_tag_count_follows_tags_joining_leaving_and_being_deleted(invoke: Invoke
     # leaves via PATCH null and via 0
     assert invoke("PATCH", f"/tags/{a['id']}", body={"group_id": None}).status == 200
     assert invoke("PATCH", f"/tags/{free['id']}", body={"group_id": 0}).status == 200
-    assert tag(invoke, free["id"])["group_id"] is None
+    assert get_tag(invoke, free["id"])["group_id"] is None
     assert_count(invoke, support["id"], 0)
 
     # leaves via PUT without group_id (absent fields reset)
@@ -316,7 +271,7 @@ def test_tag_with_unknown_group_is_400_group_not_found(invoke: Invoke, group_id:
         result = invoke(method, f"/tags/{t['id']}", body={"name": "Free", "group_id": group_id})
         assert result.status == 400, result.json
         assert result.error_codes == ["group_not_found"]
-    assert tag(invoke, t["id"]) == t
+    assert get_tag(invoke, t["id"]) == t
 
 
 def test_tag_with_another_tenants_group_is_400(invoke: Invoke, other_tenant: Any) -> None:
@@ -364,7 +319,7 @@ def test_patch_renames_and_describes(invoke: Invoke) -> None:
     assert result.data["version"] == 2
     assert result.data["updated_at"] > g["updated_at"]
     assert result.data["created_at"] == g["created_at"]
-    stored = group(invoke, g["id"])
+    stored = get_group(invoke, g["id"])
     assert {k: v for k, v in stored.items() if k != "name_slug"} == {
         k: v for k, v in result.data.items() if k != "name_slug"}  # name_slug: see the test below
 
@@ -385,7 +340,7 @@ def test_patch_rename_stores_the_new_slug(invoke: Invoke) -> None:
     g = new_group(invoke, "Old name")
     renamed = invoke("PATCH", f"/tag-groups/{g['id']}", body={"name": "New Name"})
     assert renamed.status == 200 and renamed.data["name_slug"] == "new-name"
-    assert group(invoke, g["id"])["name_slug"] == "new-name"
+    assert get_group(invoke, g["id"])["name_slug"] == "new-name"
     assert invoke("GET", "/tag-groups").data[0]["name_slug"] == "new-name"
 
 
@@ -410,8 +365,8 @@ def test_patch_onto_a_taken_name_is_409(invoke: Invoke) -> None:
     result = invoke("PATCH", f"/tag-groups/{second['id']}", body={"name": " FIRST "})
     assert result.status == 409, result.json
     assert result.error_codes == ["group_exists"]
-    assert group(invoke, second["id"]) == second
-    assert group(invoke, first["id"]) == first
+    assert get_group(invoke, second["id"]) == second
+    assert get_group(invoke, first["id"]) == first
 
 
 def test_patch_unknown_or_foreign_group_is_404(invoke: Invoke, other_tenant: Any) -> None:
@@ -428,7 +383,7 @@ def test_patch_rejects_invalid_bodies(invoke: Invoke, body: dict[str, Any]) -> N
     g = new_group(invoke, "Valid")
     result = invoke("PATCH", f"/tag-groups/{g['id']}", body=body)
     assert result.status == 400, result.json
-    assert group(invoke, g["id"]) == g
+    assert get_group(invoke, g["id"]) == g
 
 
 # --- delete ------------------------------------------------------------------------------------------------------
@@ -452,8 +407,8 @@ def test_delete_non_empty_group_is_409_and_keeps_everything(invoke: Invoke) -> N
         result = invoke("DELETE", f"/tag-groups/{g['id']}", query=query)
         assert result.status == 409, result.json
         assert result.error_codes == ["group_not_empty"]
-    assert group(invoke, g["id"]) == {**g, "tag_count": 1}
-    assert tag(invoke, t["id"]) == t
+    assert get_group(invoke, g["id"]) == {**g, "tag_count": 1}
+    assert get_tag(invoke, t["id"]) == t
 
 
 def test_delete_after_the_last_tag_left(invoke: Invoke) -> None:
@@ -475,14 +430,14 @@ def test_delete_with_ungroup_frees_the_tags(invoke: Invoke) -> None:
     assert result.data == {"id": g["id"], "object": "tag_group", "deleted": True}
     assert invoke("GET", f"/tag-groups/{g['id']}").status == 404
     for before in members:
-        after = tag(invoke, before["id"])
+        after = get_tag(invoke, before["id"])
         assert after["group_id"] is None
         assert after["version"] == before["version"] + 1
         assert {k: v for k, v in after.items() if k not in ("group_id", "version", "updated_at")} == {
             k: v for k, v in before.items() if k not in ("group_id", "version", "updated_at")}
     assert tag_ids_in_group(invoke, "null") == {t["id"] for t in members}
     assert tag_ids_in_group(invoke, g["id"]) == set()
-    assert tag(invoke, bystander["id"]) == bystander
+    assert get_tag(invoke, bystander["id"]) == bystander
     assert_count(invoke, other["id"], 1)
     assert [x["id"] for x in invoke("GET", "/tag-groups").data] == [other["id"]]
 
@@ -499,11 +454,11 @@ def test_delete_with_ungroup_beyond_one_transaction(invoke: Invoke, monkeypatch:
     monkeypatch.setattr(groups, "UNGROUP_CHUNK", 2)
     g = new_group(invoke, "Large")
     members = [new_tag(invoke, f"t{i}", group_id=g["id"]) for i in range(5)]
-    assert group(invoke, g["id"])["tag_count"] == 5
+    assert get_group(invoke, g["id"])["tag_count"] == 5
 
     assert invoke("DELETE", f"/tag-groups/{g['id']}", query={"ungroup": "true"}).status == 200
     assert invoke("GET", f"/tag-groups/{g['id']}").status == 404
-    free = walk(invoke, "/tags", group_id="null", limit=100)
+    free = follow(invoke, "/tags", group_id="null", limit=100)
     assert sorted(t["id"] for t in free) == sorted(t["id"] for t in members)
     assert all(t["group_id"] is None and t["version"] == 2 for t in free)
 

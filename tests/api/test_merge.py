@@ -3,75 +3,46 @@ attachments and exact usage, the source's name as an alias of the target, refusa
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 
-from functions.stream_processor.app import lambda_handler as stream_handler
-from tags_core.domain import merge as merge_module
-from tags_core.store.repository import Repository
 from tags_tools.stream_poller import StreamPoller
-
-Invoke = Callable[..., Any]
-
-KINDS = {"conversations": "conversation", "customers": "customer", "comments": "comment"}
-MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # well formed, held by nobody
-
-
-@pytest.fixture
-def stream(table: str, monkeypatch: pytest.MonkeyPatch) -> StreamPoller:
-    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    return StreamPoller(table, stream_handler)
-
-
-def new_tag(invoke: Invoke, name: str, **fields: Any) -> dict[str, Any]:
-    result = invoke("POST", "/tags", body={"name": name, **fields})
-    assert result.status == 201, result.json
-    return result.data
+from tests.helpers import (
+    KINDS,
+    MISSING_ID,
+    Invoke,
+    Repository,
+    all_tags,
+    assert_usage_exact,
+    get_tag,
+    new_tag,
+    object_tags,
+    ok_attach,
+)
+from tests.helpers import merge as merge_rules
 
 
-def get_tag(invoke: Invoke, tag_id: str) -> dict[str, Any]:
-    result = invoke("GET", f"/tags/{tag_id}")
-    assert result.status == 200, result.json
-    return result.data
-
-
-def attach(invoke: Invoke, kind: str, object_id: str, names: Iterable[str] = (), ids: Iterable[str] = (),
-           **body: Any) -> Any:
-    result = invoke("POST", f"/{kind}/{object_id}/tags", body={"tags": list(names), "tag_ids": list(ids), **body})
-    assert result.status == 200, result.json
-    return result
-
-
-def listing(invoke: Invoke, kind: str, object_id: str) -> tuple[list[str], int]:
-    result = invoke("GET", f"/{kind}/{object_id}/tags")
-    assert result.status == 200, result.json
-    return [t["id"] for t in result.data], result.json["meta"]["version"]
-
-
-def all_tags(invoke: Invoke) -> list[dict[str, Any]]:
-    result = invoke("GET", "/tags", query={"limit": 100})
-    assert result.status == 200 and result.json["meta"]["next_cursor"] is None, result.json
-    return result.data
+def listed_ids(invoke: Invoke, kind: str, object_id: str) -> tuple[list[str], int]:
+    """The ids of the tags an object lists, and its version."""
+    data, version = object_tags(invoke, kind, object_id)
+    return [t["id"] for t in data], version
 
 
 def merge(invoke: Invoke, source_id: str, into_id: str, **query: Any) -> Any:
     return invoke("POST", f"/tags/{source_id}/merge", body={"into": into_id}, query=query or None)
 
 
-def assert_usage_exact(invoke: Invoke, objects: Iterable[tuple[str, str]]) -> None:
-    counted: dict[str, Counter[str]] = {}
-    for kind, object_id in set(objects):
-        ids, _ = listing(invoke, kind, object_id)
-        assert len(set(ids)) == len(ids), "a tag listed twice"
-        for tag_id in ids:
-            counted.setdefault(tag_id, Counter())[KINDS[kind]] += 1
-    tags = {t["id"]: t for t in all_tags(invoke)}
-    assert set(counted) <= set(tags)
-    for tag_id, t in tags.items():
-        assert t["usage"] == {k: counted.get(tag_id, Counter())[k] for k in KINDS.values()}, t["name"]
+def merge_while_the_stream_runs(invoke: Invoke, stream: StreamPoller, source_id: str, into_id: str) -> Any:
+    """The merge with the stream consumer running alongside (as deployed); it must answer 200, merged."""
+    stream.start(interval=0.05)
+    try:
+        result = merge(invoke, source_id, into_id)
+    finally:
+        stream.stop()
+    assert result.status == 200, result.json
+    assert result.data["status"] == "merged"
+    return result
 
 
 OBJECTS = [("conversations", "c1"), ("conversations", "c2"), ("customers", "u1"), ("comments", "m1"),
@@ -85,18 +56,18 @@ def pair(invoke: Invoke, stream: StreamPoller) -> dict[str, Any]:
     into = new_tag(invoke, "Qualified")
     bystander = new_tag(invoke, "Bystander")
     for kind, object_id in (("conversations", "c1"), ("conversations", "c2"), ("customers", "u1")):
-        attach(invoke, kind, object_id, ids=[source["id"]])
-    attach(invoke, "conversations", "c2", ids=[into["id"]])
-    attach(invoke, "comments", "m1", ids=[into["id"]])
-    attach(invoke, "customers", "u2", ids=[bystander["id"]])
-    attach(invoke, "conversations", "c1", ids=[bystander["id"]])
+        ok_attach(invoke, kind, object_id, ids=[source["id"]])
+    ok_attach(invoke, "conversations", "c2", ids=[into["id"]])
+    ok_attach(invoke, "comments", "m1", ids=[into["id"]])
+    ok_attach(invoke, "customers", "u2", ids=[bystander["id"]])
+    ok_attach(invoke, "conversations", "c1", ids=[bystander["id"]])
     stream.drain()
     return {"source": get_tag(invoke, source["id"]), "into": get_tag(invoke, into["id"]),
             "bystander": get_tag(invoke, bystander["id"])}
 
 
 def snapshot(invoke: Invoke) -> dict[str, Any]:
-    return {"tags": all_tags(invoke), "objects": {o: listing(invoke, *o) for o in OBJECTS}}
+    return {"tags": all_tags(invoke), "objects": {o: listed_ids(invoke, *o) for o in OBJECTS}}
 
 
 # --- dry run -----------------------------------------------------------------------------------------------------
@@ -116,7 +87,7 @@ def test_dry_run_reports_counts_and_changes_nothing(invoke: Invoke, pair: dict[s
     # still an ordinary tag: its name is its own, it can be attached
     again = invoke("POST", "/tags", body={"name": "hot lead"})
     assert again.status == 409 and again.json["errors"][0]["existing_id"] == source["id"]
-    attach(invoke, "comments", "m9", ids=[source["id"]])
+    ok_attach(invoke, "comments", "m9", ids=[source["id"]])
     assert get_tag(invoke, source["id"])["usage"]["comment"] == 1
 
 
@@ -133,7 +104,7 @@ def test_dry_run_still_validates(invoke: Invoke, pair: dict[str, Any]) -> None:
 def test_merge_moves_every_attachment(invoke: Invoke, pair: dict[str, Any], stream: StreamPoller,
                                       tenant: Any) -> None:
     source, into, bystander = pair["source"], pair["into"], pair["bystander"]
-    versions = {o: listing(invoke, *o)[1] for o in OBJECTS}
+    versions = {o: listed_ids(invoke, *o)[1] for o in OBJECTS}
     total_before = invoke("GET", "/tags").json["meta"]["total"]
 
     result = merge(invoke, source["id"], into["id"])
@@ -147,7 +118,7 @@ def test_merge_moves_every_attachment(invoke: Invoke, pair: dict[str, Any], stre
                 ("customers", "u1"): {into["id"]}, ("comments", "m1"): {into["id"]},
                 ("customers", "u2"): {bystander["id"]}}
     for obj, tag_ids in expected.items():
-        ids, version = listing(invoke, *obj)
+        ids, version = listed_ids(invoke, *obj)
         assert sorted(ids) == sorted(tag_ids), obj  # c2 carried both: it keeps one
         if obj in (("conversations", "c1"), ("conversations", "c2"), ("customers", "u1")):
             assert version > versions[obj]  # the object's tags changed: its ETag moves
@@ -194,40 +165,28 @@ def test_merge_right_after_attaching_waits_for_the_stream(invoke: Invoke, stream
     into = new_tag(invoke, "Target")
     objects = [("conversations", f"c{i}") for i in range(4)]
     for kind, object_id in objects:
-        attach(invoke, kind, object_id, ids=[source["id"]])
-    stream.start(interval=0.05)
-    try:
-        result = merge(invoke, source["id"], into["id"])
-    finally:
-        stream.stop()
-    assert result.status == 200, result.json
-    assert result.data["status"] == "merged"
+        ok_attach(invoke, kind, object_id, ids=[source["id"]])
+    merge_while_the_stream_runs(invoke, stream, source["id"], into["id"])
     for obj in objects:
-        assert listing(invoke, *obj)[0] == [into["id"]]
+        assert listed_ids(invoke, *obj)[0] == [into["id"]]
     assert_usage_exact(invoke, objects)
 
 
 def test_merge_in_several_rounds(invoke: Invoke, stream: StreamPoller, monkeypatch: pytest.MonkeyPatch) -> None:
     """More objects than one round moves (98 in production, shrunk to 2 here to keep the test small): each round
     reads the reverse index again, which follows the stream running alongside."""
-    monkeypatch.setattr(merge_module, "CHUNK", 2)
+    monkeypatch.setattr(merge_rules, "CHUNK", 2)
     source = new_tag(invoke, "Many")
     into = new_tag(invoke, "Target")
     objects = [("customers", f"u{i}") for i in range(5)] + [("comments", "m1")]
     for kind, object_id in objects:
-        attach(invoke, kind, object_id, ids=[source["id"]])
-    attach(invoke, "customers", "u3", ids=[into["id"]])
+        ok_attach(invoke, kind, object_id, ids=[source["id"]])
+    ok_attach(invoke, "customers", "u3", ids=[into["id"]])
     stream.drain()
-    stream.start(interval=0.05)
-    try:
-        result = merge(invoke, source["id"], into["id"])
-    finally:
-        stream.stop()
-    assert result.status == 200, result.json
-    assert result.data["status"] == "merged"
+    result = merge_while_the_stream_runs(invoke, stream, source["id"], into["id"])
     assert result.data["moved"] == {"conversation": 0, "customer": 5, "comment": 1}
     for obj in objects:
-        assert listing(invoke, *obj)[0] == [into["id"]]
+        assert listed_ids(invoke, *obj)[0] == [into["id"]]
     assert_usage_exact(invoke, objects)
 
 
@@ -235,7 +194,7 @@ def test_merge_of_a_grouped_tag_moves_the_group_count(invoke: Invoke, stream: St
     group = invoke("POST", "/tag-groups", body={"name": "G"}).data
     source = new_tag(invoke, "In group", group_id=group["id"])
     into = new_tag(invoke, "Free")
-    attach(invoke, "customers", "u1", ids=[source["id"]])
+    ok_attach(invoke, "customers", "u1", ids=[source["id"]])
     stream.drain()
     assert invoke("GET", f"/tag-groups/{group['id']}").data["tag_count"] == 1
     assert merge(invoke, source["id"], into["id"]).status == 200
@@ -260,12 +219,12 @@ def test_the_old_name_is_an_alias_of_into(invoke: Invoke, pair: dict[str, Any], 
     assert [t["name"] for t in batch.data["inserted"]] == ["Brand new"]
 
     tags_before = {t["id"] for t in all_tags(invoke)}
-    by_name = attach(invoke, "comments", "m7", ["Hot Lead"])
+    by_name = ok_attach(invoke, "comments", "m7", ["Hot Lead"])
     assert [t["id"] for t in by_name.data] == [into["id"]]
-    strict = attach(invoke, "customers", "u7", ["hot lead"], create_missing=False)
+    strict = ok_attach(invoke, "customers", "u7", ["hot lead"], create_missing=False)
     assert [t["id"] for t in strict.data] == [into["id"]]
     assert {t["id"] for t in all_tags(invoke)} == tags_before  # nothing created
-    already = attach(invoke, "conversations", "c1", ["HOT LEAD"])  # c1 carries into already
+    already = ok_attach(invoke, "conversations", "c1", ["HOT LEAD"])  # c1 carries into already
     assert already.data == invoke("GET", "/conversations/c1/tags").data
     assert_usage_exact(invoke, [*OBJECTS, ("comments", "m7"), ("customers", "u7")])
 
@@ -285,15 +244,15 @@ def test_deleting_into_frees_the_alias_names(invoke: Invoke, pair: dict[str, Any
         created = invoke("POST", "/tags", body={"name": name})
         assert created.status == 201, created.json
         assert created.data["id"] not in (source["id"], into["id"])
-    reborn = attach(invoke, "comments", "m9", ["Hot Lead"])
+    reborn = ok_attach(invoke, "comments", "m9", ["Hot Lead"])
     assert [t["name"] for t in reborn.data] == ["hot lead"]
     assert_usage_exact(invoke, [*OBJECTS, ("comments", "m9")])
 
 
 def test_merge_chain_keeps_every_alias(invoke: Invoke, stream: StreamPoller) -> None:
     a, b, c = (new_tag(invoke, n) for n in ("Alpha", "Beta", "Gamma"))
-    attach(invoke, "conversations", "x1", ids=[a["id"]])
-    attach(invoke, "conversations", "x2", ids=[b["id"]])
+    ok_attach(invoke, "conversations", "x1", ids=[a["id"]])
+    ok_attach(invoke, "conversations", "x2", ids=[b["id"]])
     stream.drain()
     assert merge(invoke, a["id"], b["id"]).status == 200
     stream.drain()
@@ -302,9 +261,9 @@ def test_merge_chain_keeps_every_alias(invoke: Invoke, stream: StreamPoller) -> 
     for name in ("alpha", "beta"):
         clash = invoke("POST", "/tags", body={"name": name})
         assert clash.status == 409 and clash.json["errors"][0]["existing_id"] == c["id"], name
-        assert [t["id"] for t in attach(invoke, "customers", f"by-{name}", [name]).data] == [c["id"]]
-    assert listing(invoke, "conversations", "x1")[0] == [c["id"]]
-    assert listing(invoke, "conversations", "x2")[0] == [c["id"]]
+        assert [t["id"] for t in ok_attach(invoke, "customers", f"by-{name}", [name]).data] == [c["id"]]
+    assert listed_ids(invoke, "conversations", "x1")[0] == [c["id"]]
+    assert listed_ids(invoke, "conversations", "x2")[0] == [c["id"]]
     assert get_tag(invoke, c["id"])["usage"] == {"conversation": 2, "customer": 2, "comment": 0}
     stream.drain()
     assert invoke("DELETE", f"/tags/{c['id']}").status == 200
@@ -332,7 +291,7 @@ def test_unknown_into_is_400_tag_not_found(invoke: Invoke, pair: dict[str, Any],
         assert result.status == 400, (into_id, result.json)
         assert result.error_codes == ["tag_not_found"]
     assert get_tag(invoke, source["id"]) == source
-    attach(invoke, "comments", "still-usable", ids=[source["id"]])  # not left half merged
+    ok_attach(invoke, "comments", "still-usable", ids=[source["id"]])  # not left half merged
 
 
 def test_unknown_or_foreign_source_is_404(invoke: Invoke, pair: dict[str, Any], other_tenant: Any) -> None:

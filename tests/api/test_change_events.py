@@ -19,17 +19,10 @@ import boto3
 import pytest
 
 from functions.stream_processor import app as stream_app
-from tags_core.domain.accounts import create_api_key
-from tags_core.domain.identity import Principal
-from tags_core.flows import change_events as events
-from tags_core.store import client as db
-from tags_core.store import codec
-from tags_core.store.repository import Repository
 from tags_tools.stream_poller import StreamPoller
+from tests.helpers import REGION, RFC3339_MILLIS, Principal, Repository, change_events, codec, create_api_key, db
 
 BUS = "tags-test-bus"
-REGION = "us-east-1"
-TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 Received = list[tuple[str, dict[str, Any]]]
 
@@ -59,9 +52,9 @@ class Subscriber:
 @pytest.fixture
 def streams_env(table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")  # moto's DynamoDB Streams need it
-    events.reset()
+    change_events.reset()
     yield
-    events.reset()
+    change_events.reset()
 
 
 @pytest.fixture
@@ -73,23 +66,20 @@ def subscriber(streams_env: None, monkeypatch: pytest.MonkeyPatch) -> Subscriber
     bridge.create_event_bus(Name=BUS)
     queue_url = sqs.create_queue(QueueName="tag-events")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bridge.put_rule(Name="all-tag-events", EventBusName=BUS, EventPattern=json.dumps({"source": [events.SOURCE]}))
+    pattern = json.dumps({"source": [change_events.SOURCE]})
+    bridge.put_rule(Name="all-tag-events", EventBusName=BUS, EventPattern=pattern)
     bridge.put_targets(Rule="all-tag-events", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
     return Subscriber(queue_url=queue_url, sqs=sqs)
 
 
 @pytest.fixture
-def poller(streams_env: None, table: str) -> StreamPoller:
-    return StreamPoller(table, stream_app.lambda_handler)
-
-
-@pytest.fixture
-def settle(poller: StreamPoller, subscriber: Subscriber) -> Callable[[], Received]:
-    """Run the stream processor over everything written so far; return the events delivered meanwhile."""
+def settle(stream: StreamPoller, subscriber: Subscriber) -> Callable[[], Received]:
+    """Run the stream processor over every DynamoDB stream record written so far; return the change events delivered
+    meanwhile."""
 
     def run() -> Received:
-        poller.drain()
-        assert not poller.pending, "stream records left unprocessed"
+        stream.drain()
+        assert not stream.pending, "stream records left unprocessed"
         return subscriber.receive()
 
     return run
@@ -109,7 +99,7 @@ def common(detail: dict[str, Any]) -> dict[str, Any]:
     """Check and strip the fields every detail has; what is left is specific to the event."""
     rest = dict(detail)
     assert re.fullmatch(r"\d+-\d+", rest.pop("event_id"))
-    assert TIME.match(rest.pop("time"))
+    assert RFC3339_MILLIS.match(rest.pop("time"))
     return rest
 
 
@@ -281,9 +271,9 @@ def test_a_publish_failure_fails_only_its_record_and_is_published_on_retry(
         monkeypatch: pytest.MonkeyPatch) -> None:
     first = invoke("POST", "/tags", body={"name": "First"}).data
     second = invoke("POST", "/tags", body={"name": "Second"}).data
-    flaky = FlakyBus(events.client(), refuse=first["id"])
-    monkeypatch.setattr(events, "client", lambda: flaky)
-    monkeypatch.setattr(events.time, "sleep", lambda _: None)
+    flaky = FlakyBus(change_events.client(), refuse=first["id"])
+    monkeypatch.setattr(change_events, "client", lambda: flaky)
+    monkeypatch.setattr(change_events.time, "sleep", lambda _: None)
 
     results: list[dict[str, Any]] = []
     batches: list[list[dict[str, Any]]] = []
@@ -299,7 +289,7 @@ def test_a_publish_failure_fails_only_its_record_and_is_published_on_retry(
     tag_records = {r["dynamodb"]["Keys"]["SK"]["S"]: r["dynamodb"]["SequenceNumber"] for r in batch
                    if r["dynamodb"]["Keys"]["SK"]["S"].startswith("TAG#")}
     assert results[0] == {"batchItemFailures": [{"itemIdentifier": tag_records[f"TAG#{first['id']}"]}]}
-    assert flaky.calls >= events.PUT_ATTEMPTS, "refused entries are sent again before the record fails"
+    assert flaky.calls >= change_events.PUT_ATTEMPTS, "refused entries are sent again before the record fails"
     first_round = subscriber.receive()
     assert [(t, d["tag_id"]) for t, d in first_round] == [("tag.created", second["id"])]
 
@@ -318,8 +308,9 @@ def test_later_records_of_a_failed_item_wait_for_its_retry(
     tag = invoke("POST", "/tags", body={"name": "Ordered"}).data
     invoke("PATCH", f"/tags/{tag['id']}", body={"color": "#000000"})
     other = invoke("POST", "/tags", body={"name": "Other"}).data
-    monkeypatch.setattr(events, "client", lambda: FlakyBus(boto3.client("events", region_name=REGION), tag["id"]))
-    monkeypatch.setattr(events.time, "sleep", lambda _: None)
+    monkeypatch.setattr(change_events, "client",
+                        lambda: FlakyBus(boto3.client("events", region_name=REGION), tag["id"]))
+    monkeypatch.setattr(change_events.time, "sleep", lambda _: None)
     records: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
 

@@ -5,26 +5,11 @@ a client that only sees status, headers and bytes. Each test works in a fresh te
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from typing import Any
 from urllib.parse import urljoin
 
-MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
-RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-def assert_error(result: Any, status: int, code: str) -> dict[str, Any]:
-    assert result.status == status, (result.status, result.json)
-    body = result.json
-    assert isinstance(body, dict), body
-    assert body["status"] == status
-    assert body["description"]
-    assert RFC3339_UTC.match(body["response_time"]), body["response_time"]
-    assert body["request_id"] == result.headers["X-Request-Id"]
-    assert body["errors"] and all(e["code"] and e["message"] for e in body["errors"])
-    assert body["errors"][0]["code"] == code, body["errors"]
-    return body["errors"][0]
+from tests.helpers import MISSING_ID, assert_error
 
 
 def test_http_tag_lifecycle(local_api: Any, http_tenant: Any) -> None:

@@ -4,14 +4,13 @@ per page (`ScannedCount` of each Query, from an after-call hook), which must not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tags_core.store import client as db
+from tests.helpers import Invoke, db
 
-Invoke = Callable[..., Any]
 GOALS = 12  # matching tags per filter: more than one page of 10, so a next page exists
 SMALL, LARGE = 30, 90  # tenant sizes compared (moto copies the whole table per transaction: keep LARGE modest)
 

@@ -11,10 +11,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from tags_core.domain.accounts import create_api_key
+from tests.helpers import KINDS, create_api_key
 
 OBJECTS = [("conversations", "c1"), ("conversations", "c2"), ("customers", "u1")]
-KIND = {"conversations": "conversation", "customers": "customer", "comments": "comment"}
 NAMES = [f"Tag {i}" for i in range(8)]
 PRECREATED = NAMES[:6]  # the others are created by attaching them by name
 DOOMED = ["Tag 0", "Tag 1"]  # deleted midway (by their original id)
@@ -148,7 +147,7 @@ def test_concurrent_writers_keep_usage_exact_and_hide_deleted_tags(local_api: An
         assert not set(ids) & run.deleted, f"{kind}/{object_id} lists a deleted tag"
         assert set(ids) <= set(live), f"{kind}/{object_id} lists a tag that is not live"
         for tag_id in ids:
-            carried.setdefault(tag_id, Counter())[KIND[kind]] += 1
+            carried.setdefault(tag_id, Counter())[KINDS[kind]] += 1
     for tag_id, t in live.items():
         expected = {k: carried.get(tag_id, Counter())[k] for k in ("conversation", "customer", "comment")}
         assert t["usage"] == expected, (t["name"], t["usage"], expected, run.outcomes)
@@ -158,7 +157,7 @@ def test_concurrent_writers_keep_usage_exact_and_hide_deleted_tags(local_api: An
         assert gone.status == 404, gone.json
 
     # The reverse lookup follows the local stream consumer: poll (bounded) until it matches the objects.
-    wanted = {tag_id: sorted((KIND[k], o) for (k, o), tags in lists.items() if tag_id in {t["id"] for t in tags})
+    wanted = {tag_id: sorted((KINDS[k], o) for (k, o), tags in lists.items() if tag_id in {t["id"] for t in tags})
               for tag_id in live}
     found: dict[str, list[tuple[str, str]]] = {}
     wait_until = min(time.monotonic() + 15.0, started + TEST_BUDGET_SECONDS)

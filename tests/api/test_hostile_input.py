@@ -2,10 +2,10 @@
 contract (API.md, docs/errors.md) in the error envelope, and the table is left exactly as it was (a full scan of the
 moto table before and after compares equal: no tag, lock, counter, tag set, rate-limit or idempotency item moved).
 
-Most cases go through the in-process gateway (`invoke`: routing, the real authorizer where a key is involved, the
-route's real handler); a handful go over real HTTP to `tags-local`. Names that look like attacks but are valid
-names (SQL, NoSQL operators, templates, markup, our own key separator `#`), emoji and combining characters are
-accepted, stored verbatim (NFC) and round-trip.
+The cases go through the in-process gateway (`invoke`: routing, the real authorizer where a key is involved, the
+route's real handler); the same refusals over real HTTP to `tags-local` are in tests/http/test_hostile_input.py.
+Names that look like attacks but are valid names (SQL, NoSQL operators, templates, markup, our own key separator
+`#`), emoji and combining characters are accepted, stored verbatim (NFC) and round-trip.
 """
 
 from __future__ import annotations
@@ -16,58 +16,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 
-from tags_core.domain.accounts import revoke_api_key
-
-Invoke = Callable[..., Any]
-
-MISSING_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # well formed, nobody's
-RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-MAX_BODY = 64 * 1024
-_ANY: Any = object()
-
+from tests.helpers import ANY, JSON_HEADERS, MISSING_ID, Invoke, assert_error, oversized_json, revoke_api_key, scan
 
 # --- the table, before and after --------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=4)
-def _scanner(endpoint_url: str | None) -> Any:
-    """A plain boto3 client (not the layer's, so nothing counts or hooks its calls); moto's mock serves it."""
-    return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint_url,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def scan(table: str, endpoint_url: str | None = None) -> list[dict[str, Any]]:
-    """Every item of the table, in key order."""
-    pages = _scanner(endpoint_url).get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
-    return sorted((item for page in pages for item in page["Items"]), key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
-
-
-def assert_error(result: Any, status: int, code: str, field_name: Any = _ANY) -> dict[str, Any]:
-    """The contract's error envelope with `code` first (and its `field`: a value, None for none, or anything)."""
-    assert result.status == status, (result.status, result.json)
-    body = result.json
-    assert isinstance(body, dict), result
-    assert set(body) == {"status", "description", "response_time", "request_id", "errors"}, body
-    assert body["status"] == status
-    assert isinstance(body["description"], str) and body["description"]
-    assert RFC3339_UTC.match(body["response_time"]), body["response_time"]
-    assert body["request_id"] == result.headers["X-Request-Id"]
-    assert body["errors"], body
-    for entry in body["errors"]:
-        assert re.fullmatch(r"[a-z][a-z0-9_]*", entry["code"]), entry
-        assert isinstance(entry["message"], str) and entry["message"], entry
-        for leak in ("Traceback", "botocore", "pydantic", "ClientError", "File \""):
-            assert leak not in entry["message"], entry
-    first = body["errors"][0]
-    assert first["code"] == code, body["errors"]
-    if field_name is not _ANY:
-        assert first.get("field") == field_name, first
-    return first
 
 
 # --- what each case starts from ---------------------------------------------------------------------------------
@@ -150,7 +106,7 @@ class Case:
     path: str
     status: int
     code: str
-    field: Any = _ANY
+    field: Any = ANY
     body: Any = None
     query: Any = None
     headers: Any = None
@@ -164,10 +120,6 @@ def _tag_path(path: str, world: World) -> str:
 
 def _nested(depth: int) -> str:
     return '{"name": "x", "description": ' + "[" * depth + "]" * depth + "}"
-
-
-def _oversized(body: dict[str, Any]) -> str:
-    return json.dumps({**body, "pad": "a" * (MAX_BODY + 1)})
 
 
 def _forged_cursor(world: World) -> str:
@@ -187,7 +139,6 @@ def _tampered_cursor(world: World) -> str:
 
 
 OBJ = "/conversations/{c1}/tags"
-JSON_TYPE = {"Content-Type": "application/json"}
 
 CASES = [
     # --- malformed JSON: 400 invalid_json, no field -------------------------------------------------------------
@@ -389,17 +340,17 @@ CASES = [
     pytest.param(Case("POST", "/tags/{tag}/merge", 415, "unsupported_media_type",
                       body=lambda w: json.dumps({"into": w.other}), headers={"Content-Type": "text/json"}),
                  id="ct-text-json"),
-    pytest.param(Case("POST", "/tags", 413, "payload_too_large", body=_oversized({"name": "x"}), headers=JSON_TYPE),
-                 id="413-create"),
+    pytest.param(Case("POST", "/tags", 413, "payload_too_large", body=oversized_json({"name": "x"}),
+                      headers=JSON_HEADERS), id="413-create"),
     pytest.param(Case("POST", "/tags/batch", 413, "payload_too_large", body=json.dumps({"tags": ["t" * 200] * 400}),
-                      headers=JSON_TYPE), id="413-batch"),
-    pytest.param(Case("PATCH", "/tag-groups/{group}", 413, "payload_too_large", body=_oversized({"name": "x"}),
-                      headers=JSON_TYPE), id="413-group"),
-    pytest.param(Case("POST", OBJ, 413, "payload_too_large", body=_oversized({"tags": ["x"]}), headers=JSON_TYPE),
-                 id="413-attach"),
-    pytest.param(Case("DELETE", "/tags/{tag}", 413, "payload_too_large", body=_oversized({}), headers=JSON_TYPE),
+                      headers=JSON_HEADERS), id="413-batch"),
+    pytest.param(Case("PATCH", "/tag-groups/{group}", 413, "payload_too_large", body=oversized_json({"name": "x"}),
+                      headers=JSON_HEADERS), id="413-group"),
+    pytest.param(Case("POST", OBJ, 413, "payload_too_large", body=oversized_json({"tags": ["x"]}),
+                      headers=JSON_HEADERS), id="413-attach"),
+    pytest.param(Case("DELETE", "/tags/{tag}", 413, "payload_too_large", body=oversized_json({}), headers=JSON_HEADERS),
                  id="413-delete-with-body"),
-    pytest.param(Case("POST", "/tags/{tag}/merge", 413, "payload_too_large", body=_oversized({"into": MISSING_ID}),
+    pytest.param(Case("POST", "/tags/{tag}/merge", 413, "payload_too_large", body=oversized_json({"into": MISSING_ID}),
                       headers={"Content-Type": "text/plain"}), id="413-before-415"),
     # --- If-Match and Idempotency-Key -----------------------------------------------------------------------
     pytest.param(Case("PUT", "/tags/{tag}", 400, "invalid_header", "If-Match", body={"name": "Renamed"},
@@ -562,68 +513,3 @@ def test_hostile_looking_names_round_trip(invoke: Invoke, raw: str, table: str) 
     assert [t["id"] for t in attached.data] == [tag["id"]]
     assert invoke("GET", "/tags").json["meta"]["total"] == 1
     assert len([i for i in scan(table) if i.get("item_type", {}).get("S") == "tag"]) == 1
-
-
-# --- over real HTTP: the same refusals from tags-local ------------------------------------------------------------
-
-def _tenant_items(local_api: Any, tenant_id: str) -> list[dict[str, Any]]:
-    """The HTTP tenant's part of the local API's table (other tests' tenants are busy there too)."""
-    return [i for i in scan(local_api.table_name, local_api.dynamodb_endpoint)
-            if i["PK"]["S"] == f"T#{tenant_id}" or i["PK"]["S"].startswith(f"T#{tenant_id}#")
-            or i.get("tenant", {}).get("S") == tenant_id]
-
-
-@dataclass
-class HttpCase:
-    method: str
-    path: str
-    status: int
-    code: str
-    key: str = "write"  # "write", "none", or a literal Authorization header value
-    body: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-HTTP_CASES = [
-    pytest.param(HttpCase("GET", "/tags", 401, "unauthenticated", key="none"), id="http-no-key"),
-    pytest.param(HttpCase("POST", "/tags", 401, "unauthenticated", key="Basic dXNlcjpwYXNz", body=b'{"name":"x"}'),
-                 id="http-basic"),
-    pytest.param(HttpCase("POST", "/tags", 400, "invalid_json", body=b'{"name": "x",', headers=JSON_TYPE),
-                 id="http-malformed-json"),
-    pytest.param(HttpCase("POST", "/tags", 413, "payload_too_large", body=_oversized({"name": "x"}).encode(),
-                          headers=JSON_TYPE), id="http-oversized"),
-    pytest.param(HttpCase("POST", "/tags", 415, "unsupported_media_type", body=b"name=x",
-                          headers={"Content-Type": "application/x-www-form-urlencoded"}), id="http-form"),
-    pytest.param(HttpCase("DELETE", "/tags/..%2F..%2F{tag}", 404, "not_found"), id="http-traversal"),
-    pytest.param(HttpCase("DELETE", "/tags/{tag}%23TAG", 404, "not_found"), id="http-hash-in-id"),
-    pytest.param(HttpCase("POST", "/conversations/c-1%23SET/tags", 400, "invalid_value", body=b'{"tags":["x"]}',
-                          headers=JSON_TYPE), id="http-object-id-hash"),
-    pytest.param(HttpCase("GET", "/tags?limit=-1", 400, "out_of_range"), id="http-limit-negative"),
-    pytest.param(HttpCase("GET", "/tags?cursor=eyJ0IjoiYWNtZSJ9.AAAA", 400, "invalid_cursor"), id="http-cursor"),
-    pytest.param(HttpCase("PATCH", "/tags/{tag}", 400, "invalid_header", body=b'{"name":"y"}',
-                          headers={**JSON_TYPE, "If-Match": "v1"}), id="http-if-match"),
-    pytest.param(HttpCase("DELETE", "/tags/{tag}", 401, "unauthenticated", key="revoked"), id="http-revoked"),
-]
-
-
-@pytest.mark.parametrize("case", HTTP_CASES)
-def test_hostile_request_over_http(case: HttpCase, local_api: Any, http_tenant: Any) -> None:
-    made = local_api.request("POST", "/tags", json={"name": "Existing"}, key=http_tenant.write_key)
-    assert made.status == 201, made.json
-    tag_id = made.json["data"]["id"]
-    key: str | None = http_tenant.write_key
-    headers = dict(case.headers)
-    if case.key == "none":
-        key = None
-    elif case.key == "revoked":
-        local_api.revoke_key(http_tenant.id, http_tenant.write_key_id)
-    elif case.key != "write":
-        key = None
-        headers["Authorization"] = case.key
-    before = _tenant_items(local_api, http_tenant.id)
-    result = local_api.request(case.method, case.path.replace("{tag}", tag_id), body=case.body, headers=headers,
-                               key=key)
-    assert_error(result, case.status, case.code)
-    assert _tenant_items(local_api, http_tenant.id) == before
-    still = local_api.request("GET", f"/tags/{tag_id}", key=http_tenant.read_key)
-    assert still.status == 200 and still.json["data"]["name"] == "Existing"

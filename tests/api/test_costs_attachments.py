@@ -7,12 +7,11 @@ its test pins that number so that a regression (or an improvement) shows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-Invoke = Callable[..., Any]
+from tests.helpers import Invoke
 
 
 def seed(invoke: Invoke, names: list[str]) -> list[dict[str, Any]]:

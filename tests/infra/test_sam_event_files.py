@@ -15,13 +15,11 @@ from typing import Any
 
 import pytest
 
-from tags_core.flows import change_events as events
-from tags_core.store import client as db
-from tags_core.store.repository import Repository
 from tags_tools import event_fixtures as fx
 from tags_tools import template as tpl
 from tags_tools.events import Router
 from tags_tools.local_server import LambdaContext
+from tests.helpers import Repository, change_events, db
 
 EVENTS_DIR = tpl.ROOT / "events"
 TEMPLATE = tpl.load_template()
@@ -69,7 +67,7 @@ def test_env_json_sets_only_variables_the_template_declares() -> None:
         if logical_id != "Parameters":
             assert set(variables) <= set(SPECS[logical_id].environment), logical_id
     assert ENV_FILE["Parameters"]["DYNAMODB_ENDPOINT_URL"].startswith("http://")
-    assert ENV_FILE["StreamProcessorFunction"]["EVENT_BUS_NAME"] == events.LOCAL_BUS
+    assert ENV_FILE["StreamProcessorFunction"]["EVENT_BUS_NAME"] == change_events.LOCAL_BUS
 
 
 @pytest.mark.parametrize("path", [p for p in FILES if function_for(p).routes], ids=lambda p: p.name)
@@ -107,7 +105,7 @@ def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, publish
     for name, value in sam_environment(spec, table).items():
         monkeypatch.setenv(name, value)
     db.reset()
-    events.reset()
+    change_events.reset()
     fx.seed()
     handler = getattr(importlib.import_module(spec.module), spec.handler)
     context = LambdaContext(function_name=spec.logical_id, timeout_seconds=30)

@@ -1,0 +1,69 @@
+"""The OpenAPI document: it names exactly the template's routes, `make openapi` writes and checks it, the committed
+docs/openapi.json matches the code, and template, tags-local and the document serve one route set (drift)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tags_tools import template as tpl
+from tags_tools.openapi import build_spec, render
+
+
+def test_openapi_documents_exactly_the_routes_of_the_template() -> None:
+    spec = build_spec()
+    documented = {(method.upper(), path) for path, operations in spec["paths"].items() for method in operations}
+    assert documented == {(r.method, r.path) for r in tpl.api_routes()}
+    assert spec["info"]["title"] == "Tags API"
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert spec["security"] == [{"bearerAuth": []}]
+    text = render(spec)
+    assert text.endswith("}\n")
+    assert '"422"' not in text  # the service answers validation errors with 400
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert refs <= set(spec["components"]["schemas"])  # every reference resolves...
+    assert set(spec["components"]["schemas"]) <= refs  # ...and nothing unused is left
+
+
+def test_openapi_main_writes_and_checks_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tags_tools import openapi  # noqa: PLC0415
+
+    output = tmp_path / "openapi.json"
+    assert openapi.main(["--output", str(output), "--check"]) == 1
+    assert openapi.main(["--output", str(output)]) == 0
+    assert json.loads(output.read_text())["openapi"].startswith("3.")
+    assert openapi.main(["--output", str(output), "--check"]) == 0
+
+
+def test_committed_openapi_matches_the_code() -> None:
+    """docs/openapi.json is what the handlers' resolvers document today (`make openapi` regenerates it)."""
+    from tags_tools.openapi import DEFAULT_OUTPUT  # noqa: PLC0415
+
+    assert DEFAULT_OUTPUT.read_text(encoding="utf-8") == render(build_spec()), "run `make openapi`"
+
+
+def test_template_local_server_and_committed_openapi_serve_one_route_set(local_api: Any) -> None:
+    """The routes of template.yaml, the routes tags-local answers and the paths of docs/openapi.json are one set."""
+    from tags_tools.openapi import DEFAULT_OUTPUT  # noqa: PLC0415
+
+    template_routes = {(r.method, r.path) for r in tpl.api_routes()}
+    committed = json.loads(DEFAULT_OUTPUT.read_text(encoding="utf-8"))
+    documented = {(method.upper(), path) for path, ops in committed["paths"].items() for method in ops}
+    assert documented == template_routes
+
+    served = set()
+    for method, path in sorted(template_routes):
+        concrete = re.sub(r"\{[^}]+\}", "x1", path)
+        result = local_api.request(method, concrete, key=None)  # no key: the route exists, the gateway says 401
+        codes = [e["code"] for e in result.json["errors"]] if isinstance(result.json, dict) else []
+        if result.status == 401:
+            served.add((method, path))
+        else:
+            pytest.fail(f"{method} {concrete}: {result.status} {codes}")
+    assert served == template_routes
+    # a path outside the set is not served, whatever the method
+    assert local_api.request("GET", "/tags/x1/unknown", key=None).status == 404
