@@ -45,7 +45,7 @@ from tags_core.store import codec  # noqa: F401  (re-exported)
 from tags_core.store.repository import Repository  # noqa: F401  (re-exported)
 from tags_tools import template as tpl
 from tags_tools.admin import target
-from tags_tools.events import MethodNotAllowed, RouteNotFound, rest_event
+from tags_tools.apigw_events import MethodNotAllowed, RouteNotFound, rest_event
 from tags_tools.local_server import Gateway, GatewayRequest
 
 TEST_TABLE = "tags-test"

@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tags_tools import template as tpl
-from tags_tools.events import rest_event, token_authorizer_event
+from tags_tools.apigw_events import rest_event, token_authorizer_event
 
 ROOT = tpl.ROOT
 DOC_PATH = ROOT / "docs" / "benchmarks.md"

@@ -54,7 +54,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from tags_tools import template as tpl
-from tags_tools.events import (
+from tags_tools.apigw_events import (
     API_ID,
     STAGE,
     MethodNotAllowed,
@@ -875,7 +875,7 @@ def _status(pollers: list[Any], *, embedded: bool) -> dict[str, Any]:
 
 def _start_stream_consumers(gateway: Gateway, table_name: str, endpoint_url: str) -> list[Any]:
     """One StreamPoller per function the template subscribes to the table's stream."""
-    from tags_tools.stream_poller import StreamPoller  # noqa: PLC0415
+    from tags_tools.local.stream_poller import StreamPoller  # noqa: PLC0415
 
     pollers = []
     for logical_id, batch_size in gateway.settings.stream_consumers.items():
