@@ -1,5 +1,5 @@
 # Entry points of the Tags service. Needs only Python >= 3.11 (and, for `check-template`, a python3.13 for sam build).
-#   make run              the API locally (DynamoDB emulated in-process), see tools/tags_tools/local_server.py
+#   make run              the API locally (DynamoDB emulated in-process), see tools/tags_tools/local/
 #   make test             lint, typecheck, check-template, then the test suite (schemathesis included)
 #   make test-fast        the unit and API tests only (no HTTP server, no template checks)
 #   make check-template   cfn-lint, sam validate --lint, checkov, sam build

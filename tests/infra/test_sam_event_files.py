@@ -18,7 +18,7 @@ import pytest
 from tags_tools import sam_events as fx
 from tags_tools import template as tpl
 from tags_tools.apigw_events import Router
-from tags_tools.local_server import LambdaContext
+from tags_tools.local.invokers import LambdaContext
 from tests.helpers import Repository, change_events, db
 
 EVENTS_DIR = tpl.ROOT / "events"
