@@ -94,7 +94,7 @@ test-fast: $(DEV_STAMP)
 openapi: $(LOCAL_STAMP)
 	$(BIN)/python -m tags_tools.openapi
 
-# Cold starts, warm latency, DynamoDB cost, memory and size (tools/tags_tools/bench.py); a few minutes.
+# Cold starts, warm latency, DynamoDB cost, memory and size (tools/tags_tools/bench/); a few minutes.
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tags_tools.bench
 
