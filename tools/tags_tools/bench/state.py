@@ -52,19 +52,23 @@ class State:
         return records
 
     def seed_tags(self, names: list[str], *, vary: bool = False) -> list[dict[str, Any]]:
-        repo = self.service.repository()
-        return self._seed(self.tag_records(names, vary=vary), (repo._tag_item, repo._name_lock), "tag_count")
+        from tags_core.store import keys  # noqa: PLC0415
+
+        def name_lock(tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
+            return keys.tag_name_item(tenant, tag["id"], tag["name"])
+
+        return self._seed(self.tag_records(names, vary=vary), (keys.tag_item, name_lock), "tag_count")
 
     def seed_groups(self, names: list[str]) -> list[dict[str, Any]]:
         from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
         from tags_core.ids import new_id  # noqa: PLC0415
         from tags_core.names import slugify  # noqa: PLC0415
+        from tags_core.store import keys  # noqa: PLC0415
 
-        repo = self.service.repository()
         now = rfc3339_now()
         groups = [{"id": new_id(), "name": n, "name_slug": slugify(n), "description": None, "tag_count": 0,
                    "version": 1, "created_at": now, "updated_at": now, "updated_by": self.key_id} for n in names]
-        return self._seed(groups, (repo._group_item, repo._group_lock), "group_count")
+        return self._seed(groups, (keys.group_item, keys.group_name_item), "group_count")
 
     def _seed(self, records: list[dict[str, Any]], makers: tuple[Callable[[str, dict[str, Any]], Any], ...],
               counter: str) -> list[dict[str, Any]]:
