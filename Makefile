@@ -1,5 +1,5 @@
 # Entry points of the Tags service. Needs only Python >= 3.11 (and, for `check-template`, a python3.13 for sam build).
-#   make run              the API locally (DynamoDB emulated in-process), see tools/tags_tools/local_server.py
+#   make run              the API locally (DynamoDB emulated in-process), see tools/tags_tools/local/
 #   make test             lint, typecheck, check-template, then the test suite (schemathesis included)
 #   make test-fast        the unit and API tests only (no HTTP server, no template checks)
 #   make check-template   cfn-lint, sam validate --lint, checkov, sam build
@@ -94,7 +94,7 @@ test-fast: $(DEV_STAMP)
 openapi: $(LOCAL_STAMP)
 	$(BIN)/python -m tags_tools.openapi
 
-# Cold starts, warm latency, DynamoDB cost, memory and size (tools/tags_tools/bench.py); a few minutes.
+# Cold starts, warm latency, DynamoDB cost, memory and size (tools/tags_tools/bench/); a few minutes.
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tags_tools.bench
 

@@ -45,8 +45,8 @@ from tags_core.store import codec  # noqa: F401  (re-exported)
 from tags_core.store.repository import Repository  # noqa: F401  (re-exported)
 from tags_tools import template as tpl
 from tags_tools.admin import target
-from tags_tools.events import MethodNotAllowed, RouteNotFound, rest_event
-from tags_tools.local_server import Gateway, GatewayRequest
+from tags_tools.apigw_events import MethodNotAllowed, RouteNotFound, rest_event
+from tags_tools.local.gateway import Gateway, GatewayRequest
 
 TEST_TABLE = "tags-test"
 TEST_CURSOR_SECRET = "test-cursor-secret-0123456789abcdef"
@@ -417,12 +417,12 @@ def _subprocess_environment() -> dict[str, str]:
 
 def start_tags_local(log_path: Path, *args: str, env: Mapping[str, str] | None = None,
                      timeout: float = 90.0) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    """Run `python -m tags_tools.local_server *args` (what the `tags-local` script runs), output to `log_path`;
+    """Run `python -m tags_tools.local.cli *args` (what the `tags-local` script runs), output to `log_path`;
     returns the process and its startup lines ("API", "API key", "DynamoDB", ...) once it printed them."""
     environment = _subprocess_environment()
     environment.update(env or {})
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "tags_tools.local_server", *args], stdout=log,
+        process = subprocess.Popen([sys.executable, "-m", "tags_tools.local.cli", *args], stdout=log,
                                    stderr=subprocess.STDOUT, env=environment, cwd=tpl.ROOT)
     deadline = time.monotonic() + timeout
     lines: dict[str, str] = {}

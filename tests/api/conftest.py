@@ -23,8 +23,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.retries.standard import ExponentialBackoff
 
 from functions.stream_processor.app import lambda_handler as stream_handler
-from tags_tools.local_server import Gateway
-from tags_tools.stream_poller import StreamPoller
+from tags_tools.local.gateway import Gateway
+from tags_tools.local.stream_poller import StreamPoller
 from tests.helpers import CallCounter, Invoke, TenantKeys, db, gateway_invoker
 
 

@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from functions.stream_processor import app as stream_app
-from tags_tools.stream_poller import StreamPoller
+from tags_tools.local.stream_poller import StreamPoller
 from tests.helpers import REGION, RFC3339_MILLIS, Principal, Repository, change_events, codec, create_api_key, db
 
 BUS = "tags-test-bus"

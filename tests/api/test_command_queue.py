@@ -16,7 +16,7 @@ import pytest
 
 from functions.command_consumer import app as consumer
 from tags_tools import template as tpl
-from tags_tools.local_server import LambdaContext
+from tags_tools.local.invokers import LambdaContext
 from tests.helpers import Repository, db
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:tags-commands"

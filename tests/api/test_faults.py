@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tags_core.names import name_key, name_lock_suffix
-from tags_tools.stream_poller import StreamPoller
+from tags_tools.local.stream_poller import StreamPoller
 from tests.helpers import KINDS, RFC3339_MILLIS, Invoke, assert_error, codec, db, scan
 
 if TYPE_CHECKING:

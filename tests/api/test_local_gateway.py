@@ -12,13 +12,9 @@ from typing import Any
 import pytest
 
 from tags_tools import template as tpl
-from tags_tools.local_server import (
-    Gateway,
-    GatewayRequest,
-    InProcessInvoker,
-    Outcome,
-    policy_allows,
-)
+from tags_tools.local.authorizer import policy_allows
+from tags_tools.local.gateway import Gateway, GatewayRequest
+from tags_tools.local.invokers import InProcessInvoker, Outcome
 from tests.helpers import API_KEY_TEXT, EXPECTED_FLOW, assert_envelope, key_flow, revoke_api_key
 
 MISSING_TAG = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # a well-formed id no tenant has

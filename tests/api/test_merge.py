@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tags_tools.stream_poller import StreamPoller
+from tags_tools.local.stream_poller import StreamPoller
 from tests.helpers import (
     KINDS,
     MISSING_ID,

@@ -1,4 +1,4 @@
-"""tags_tools.events: the REST proxy event, the TOKEN authorizer event and API Gateway's route matching."""
+"""tags_tools.apigw_events: the REST proxy event, the TOKEN authorizer event and API Gateway's route matching."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from tags_tools import template as tpl
-from tags_tools.events import (
+from tags_tools.apigw_events import (
     MethodNotAllowed,
     RouteNotFound,
     Router,

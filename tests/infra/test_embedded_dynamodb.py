@@ -18,7 +18,7 @@ from moto.dynamodb.models import dynamodb_backends
 from tags_tools import template as tpl
 from tags_tools.local import moto_fixes
 from tags_tools.local.dynamodb import EmbeddedDynamoDB
-from tags_tools.stream_poller import StreamPoller
+from tags_tools.local.stream_poller import StreamPoller
 
 REGION = "us-east-1"
 

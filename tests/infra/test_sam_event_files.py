@@ -1,5 +1,5 @@
 """events/: every file is invoked against its function's handler as `sam local invoke -e` passes it, on a moto table
-seeded with the fixtures the events refer to (tools/tags_tools/event_fixtures.py), with the environment
+seeded with the fixtures the events refer to (tools/tags_tools/sam_events.py), with the environment
 `--env-vars events/env.json` gives the function (moto standing in for the local endpoint).
 
 A file is `events/<function code dir>[.<variant>].json` (events/README.md); every function has at least one.
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from tags_tools import event_fixtures as fx
+from tags_tools import sam_events as fx
 from tags_tools import template as tpl
-from tags_tools.events import Router
-from tags_tools.local_server import LambdaContext
+from tags_tools.apigw_events import Router
+from tags_tools.local.invokers import LambdaContext
 from tests.helpers import Repository, change_events, db
 
 EVENTS_DIR = tpl.ROOT / "events"

@@ -132,7 +132,36 @@ def rest_event(
     single_headers, multi_headers = _single_and_multi(header_pairs)
     query_single, query_multi = _single_and_multi(_pairs(query))
 
-    encoded = bool(is_base64_encoded)
+    text, encoded = _body_text(body, bool(is_base64_encoded))
+    resource = resource or path
+    request_context = _request_context(
+        method, path, resource, header_pairs, source_ip=source_ip, request_id=request_id,
+        epoch_ms=request_time_epoch_ms if request_time_epoch_ms is not None else int(time.time() * 1000),
+        stage=stage, client_path=client_path, api_id=api_id, account_id=account_id)
+    if authorizer is not None or principal_id is not None:
+        context: dict[str, Any] = {str(k): _stringify(v) for k, v in (authorizer or {}).items()}
+        context["principalId"] = principal_id or context.get("principalId") or context.get("key_id", "")
+        context["integrationLatency"] = 0  # a number, as API Gateway sends it
+        request_context["authorizer"] = context
+
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query_single or None,
+        "multiValueQueryStringParameters": query_multi or None,
+        "pathParameters": dict(path_parameters) if path_parameters else None,
+        "stageVariables": dict(stage_variables) if stage_variables else None,
+        "requestContext": request_context,
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def _body_text(body: str | bytes | None, encoded: bool) -> tuple[str | None, bool]:
+    """(the event's body, isBase64Encoded): a bytes body that is not UTF-8 is sent base64-encoded."""
     text: str | None
     if body is None or body in ("", b""):
         text = None
@@ -146,14 +175,17 @@ def rest_event(
             text = base64.b64encode(body).decode("ascii")
     else:
         text = base64.b64encode(body.encode("utf-8")).decode("ascii") if encoded else body
+    return text, encoded
 
-    epoch_ms = request_time_epoch_ms if request_time_epoch_ms is not None else int(time.time() * 1000)
+
+def _request_context(method: str, path: str, resource: str, header_pairs: list[tuple[str, str]], *, source_ip: str,
+                     request_id: str | None, epoch_ms: int, stage: str, client_path: str | None, api_id: str,
+                     account_id: str) -> dict[str, Any]:
+    """The event's requestContext, without the authorizer's part."""
     user_agent = next((v for k, v in reversed(header_pairs) if k.lower() == "user-agent"), None)
     host = next((v for k, v in reversed(header_pairs) if k.lower() == "host"), None)
     domain = host or f"{api_id}.execute-api.{REGION}.amazonaws.com"
-    resource = resource or path
-
-    request_context: dict[str, Any] = {
+    return {
         "accountId": account_id,
         "apiId": api_id,
         "domainName": domain,
@@ -174,26 +206,6 @@ def rest_event(
         "resourceId": secrets.token_hex(3),
         "resourcePath": resource,
         "stage": stage,
-    }
-    if authorizer is not None or principal_id is not None:
-        context: dict[str, Any] = {str(k): _stringify(v) for k, v in (authorizer or {}).items()}
-        context["principalId"] = principal_id or context.get("principalId") or context.get("key_id", "")
-        context["integrationLatency"] = 0  # a number, as API Gateway sends it
-        request_context["authorizer"] = context
-
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": single_headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": query_single or None,
-        "multiValueQueryStringParameters": query_multi or None,
-        "pathParameters": dict(path_parameters) if path_parameters else None,
-        "stageVariables": dict(stage_variables) if stage_variables else None,
-        "requestContext": request_context,
-        "body": text,
-        "isBase64Encoded": encoded,
     }
 
 

@@ -4,7 +4,7 @@
 env.json names; the events use the fixed ids below, so seed them there first (tags-local already created the
 `demo` tenant; this adds the rest and is safe to run again):
 
-    python -m tags_tools.event_fixtures --endpoint-url http://127.0.0.1:8000 [--table tags-local]
+    python -m tags_tools.sam_events --endpoint-url http://127.0.0.1:8000 [--table tags-local]
 
 Destructive events each have their own target (delete_tag, merge_tag, delete_group), so every file works once
 after a seed, in any order. tests/infra/test_sam_event_files.py seeds a fresh table the same way for each file.
@@ -82,7 +82,7 @@ def seed() -> None:
 def main(argv: list[str] | None = None) -> int:
     from tags_tools.admin import target  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="python -m tags_tools.event_fixtures",
+    parser = argparse.ArgumentParser(prog="python -m tags_tools.sam_events",
                                      description="Seed the data the sample events in events/ refer to.")
     parser.add_argument("--table", default=os.environ.get("TABLE_NAME") or "tags-local")
     parser.add_argument("--endpoint-url", default=os.environ.get("DYNAMODB_ENDPOINT_URL") or None,
