@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tags_core.errors import DomainError, NotFound, PreconditionFailed
 from tags_core.names import name_key
 from tags_core.store.codec import to_attr
 from tags_core.store.keys import group_key, meta_key, name_lock_key, tag_index_attrs, tag_key
-from tags_core.store.table import Transaction
+from tags_core.store.table import Transaction, TransactionFailed
 
 # The fields of a tag that a tag update writes (usage is moved only by attachments, aliases only by merges).
 TAG_FIELDS = ("name", "name_slug", "type", "group_id", "applies_to", "color", "description", "version", "updated_at",
@@ -43,6 +44,16 @@ def tag_fields(tenant: str, old: dict[str, Any], new: dict[str, Any], extra_cond
     }}
 
 
+def add_named(transaction: Transaction, tenant: str, label: str, record: dict[str, Any], lock: dict[str, Any],
+              counter: str) -> None:
+    """A new tag or group (action `label`): its name lock (action "lock", cancelled with the holder's item when the
+    name is taken), the record itself, and the tenant's count."""
+    transaction.add("lock", {"Put": {"Item": lock, "ConditionExpression": "attribute_not_exists(PK)",
+                                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+    transaction.add(label, {"Put": {"Item": record, "ConditionExpression": "attribute_not_exists(PK)"}})
+    transaction.add("tenant", count(tenant, counter, 1, ":one"))
+
+
 def rename_lock(transaction: Transaction, tenant: str, namespace: str, owner: str, old: dict[str, Any],
                 new: dict[str, Any], lock_item: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
     """Move a name lock with a rename (actions "lock" and "old_lock"); True when the name key changed.
@@ -61,3 +72,16 @@ def rename_lock(transaction: Transaction, tenant: str, namespace: str, owner: st
         transaction.add("lock", {"Put": {"Item": lock_item(new), "ConditionExpression": f"{owner} = :id",
                                          "ExpressionAttributeValues": {":id": {"S": old["id"]}}}})
     return False
+
+
+def raise_if_refused(exc: TransactionFailed, label: str, noun: str, exists: Callable[[], bool], *, renamed: bool,
+                     taken: Callable[[TransactionFailed], DomainError]) -> None:
+    """Why a versioned update of a tag or group (action `label`, with `rename_lock`'s actions) was cancelled: 404
+    when the record is gone, 412 when another request changed it first, 409 when the new name is taken. Returns
+    when none of these actions failed."""
+    if exc.failed(label):
+        if not exists():
+            raise NotFound(f"No such {noun}.") from exc
+        raise PreconditionFailed(f"The {label} was changed by another request; read it again.") from exc
+    if renamed and exc.failed("lock"):
+        raise taken(exc) from exc

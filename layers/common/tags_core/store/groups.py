@@ -35,12 +35,8 @@ def _taken(exc: TransactionFailed, name: str) -> Conflict:
 class GroupStore(Table):
     def create_group(self, tenant: str, group: dict[str, Any]) -> None:
         transaction = Transaction()
-        transaction.add("lock", {"Put": {"Item": group_name_item(tenant, group),
-                                         "ConditionExpression": "attribute_not_exists(PK)",
-                                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
-        transaction.add("group", {"Put": {"Item": group_item(tenant, group),
-                                          "ConditionExpression": "attribute_not_exists(PK)"}})
-        transaction.add("tenant", actions.count(tenant, "group_count", 1, ":one"))
+        actions.add_named(transaction, tenant, "group", group_item(tenant, group), group_name_item(tenant, group),
+                          "group_count")
         try:
             self._transact(transaction)
         except TransactionFailed as exc:
@@ -67,12 +63,9 @@ class GroupStore(Table):
         try:
             self._transact(transaction)
         except TransactionFailed as exc:
-            if exc.failed("group"):
-                if self.get_group(tenant, old["id"], consistent=True) is None:
-                    raise NotFound("No such tag group.") from exc
-                raise PreconditionFailed("The group was changed by another request; read it again.") from exc
-            if renamed and exc.failed("lock"):
-                raise _taken(exc, "lock") from exc
+            actions.raise_if_refused(
+                exc, "group", "tag group", lambda: self.get_group(tenant, old["id"], consistent=True) is not None,
+                renamed=renamed, taken=lambda failed: _taken(failed, "lock"))
             raise
 
     def delete_group(self, tenant: str, group: dict[str, Any]) -> None:

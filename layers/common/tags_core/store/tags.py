@@ -58,12 +58,7 @@ class TagStore(Table):
         """One TransactWriteItems: the tag, its name lock (unique per tenant), the tenant's tag count and,
         for a grouped tag, the group's tag count (which also proves the group exists)."""
         transaction = Transaction()
-        transaction.add("lock", {"Put": {"Item": _name_lock(tenant, tag),
-                                         "ConditionExpression": "attribute_not_exists(PK)",
-                                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
-        transaction.add("tag", {"Put": {"Item": tag_item(tenant, tag),
-                                        "ConditionExpression": "attribute_not_exists(PK)"}})
-        transaction.add("tenant", actions.count(tenant, "tag_count", 1, ":one"))
+        actions.add_named(transaction, tenant, "tag", tag_item(tenant, tag), _name_lock(tenant, tag), "tag_count")
         if tag.get("group_id"):
             transaction.add("group", actions.group_count(tenant, tag["group_id"], 1))
         try:
@@ -107,12 +102,9 @@ class TagStore(Table):
         try:
             self._transact(transaction)
         except TransactionFailed as exc:
-            if exc.failed("tag"):
-                if self.get_tag(tenant, old["id"], consistent=True) is None:
-                    raise NotFound("No such tag.") from exc
-                raise PreconditionFailed("The tag was changed by another request; read it again.") from exc
-            if renamed and exc.failed("lock"):
-                raise _taken(exc, "lock") from exc
+            actions.raise_if_refused(
+                exc, "tag", "tag", lambda: self.get_tag(tenant, old["id"], consistent=True) is not None,
+                renamed=renamed, taken=lambda failed: _taken(failed, "lock"))
             if exc.failed("new_group"):
                 raise GroupMissing() from exc
             raise
