@@ -188,6 +188,34 @@ def test_a_transaction_copies_only_the_items_it_names_however_large_the_table_an
     assert moto_fixes.untracked() == {"Item": 0, "StreamRecord": 0, "ShardIterator": 0}
 
 
+def test_a_query_reads_its_partition_only_and_answers_as_before(server: EmbeddedDynamoDB, clients: tuple[Any, Any],
+                                                                table: str) -> None:
+    dynamodb, _ = clients
+    server.put_items(table, [item(f"other-{i}", n=i) for i in range(2000)])
+    for sk in ("c", "a", "d", "b"):
+        dynamodb.put_item(TableName=table, Item=item("mine", sk, GSI1PK="by-name", GSI1SK=f"name-{sk}"))
+    dynamodb.delete_item(TableName=table, Key=key("mine", "d"))
+
+    def query(**extra: Any) -> tuple[list[str], int, dict[str, Any]]:
+        before = moto_fixes.stats()["query_items_read"]
+        answer = dynamodb.query(TableName=table, KeyConditionExpression="PK = :pk AND SK > :after",
+                                ExpressionAttributeValues={":pk": {"S": "mine"}, ":after": {"S": "a"}}, **extra)
+        return ([i["SK"]["S"] for i in answer["Items"]], moto_fixes.stats()["query_items_read"] - before,
+                answer.get("LastEvaluatedKey", {}))
+
+    assert query() == (["b", "c"], 3, {})
+    assert query(ScanIndexForward=False) == (["c", "b"], 3, {})
+    first, _, last_key = query(Limit=1)
+    assert (first, query(Limit=1, ExclusiveStartKey=last_key)[0]) == (["b"], ["c"])
+    by_name = dynamodb.query(TableName=table, IndexName="GSI1", KeyConditionExpression="GSI1PK = :p",
+                             ExpressionAttributeValues={":p": {"S": "by-name"}}, ScanIndexForward=False)
+    assert [i["SK"]["S"] for i in by_name["Items"]] == ["c", "b", "a"]
+    for sk in ("a", "b", "c"):
+        dynamodb.delete_item(TableName=table, Key=key("mine", sk))
+    partitions = {k.value for k in dynamodb_backends["123456789012"][REGION].tables[table].items}
+    assert "mine" not in partitions and len(partitions) == 2000  # no empty partition left behind
+
+
 def test_delivered_records_are_trimmed_and_reading_a_trimmed_position_is_an_error(
         server: EmbeddedDynamoDB, clients: tuple[Any, Any], table: str) -> None:
     dynamodb, streams = clients

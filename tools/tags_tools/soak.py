@@ -1,7 +1,7 @@
 """`make soak`: `tags-local` as `make run` starts it, driven for thousands of mixed requests, watched from outside.
 
 Several clients at once send writes and reads on every route (object tag sets: replace, append, remove, read; tags:
-create, batch, read, list, search, update, merge, delete; groups: create, read, list, update, delete; reverse
+create, batch, read, list, search, update, replace, merge, delete; groups: create, read, list, update, delete; reverse
 lookups), each client on objects of its own, spread so that no object meets the per-object rate limit. Measured:
 the resident memory of the server's whole process tree over time, p50/p99 per route over the first and the last
 1,000 requests, whether the table's stream was processed to its end (`GET /_local/status`), and the CPU the server
@@ -231,6 +231,8 @@ class Client:
         if tag_id is None:
             return
         self.call("POST", f"/{kind}/{object_id}/tags", "/{kind}/{object_id}/tags", {"tag_ids": [tag_id]})
+        if self.random.random() < 0.5:
+            self.call("PUT", f"/tags/{tag_id}", "/tags/{tag_id}", {"name": f"{name} v2", "color": "#112233"})
         if self.random.random() < 0.3:
             self.call("POST", f"/tags/{tag_id}/merge", "/tags/{tag_id}/merge", {"into": into["id"]})
         else:
