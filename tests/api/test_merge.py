@@ -91,6 +91,23 @@ def test_dry_run_reports_counts_and_changes_nothing(invoke: Invoke, pair: dict[s
     assert get_tag(invoke, source["id"])["usage"]["comment"] == 1
 
 
+def test_a_dry_run_and_the_real_merge_under_one_idempotency_key_are_two_requests(invoke: Invoke,
+                                                                                 pair: dict[str, Any]) -> None:
+    source, into = pair["source"], pair["into"]
+    key = {"Idempotency-Key": "merge-once"}
+    path, body = f"/tags/{source['id']}/merge", {"into": into["id"]}
+    assert invoke("POST", path, body=body, query={"dry_run": "true"}, headers=key).data["status"] == "dry_run"
+
+    reused = invoke("POST", path, body=body, headers=key)  # not a replay of the dry run, and nothing merged
+    assert reused.status == 409 and reused.error_codes == ["idempotency_key_reused"]
+    assert get_tag(invoke, source["id"])["id"] == source["id"]
+
+    merged = invoke("POST", path, body=body, headers={"Idempotency-Key": "merge-for-real"})
+    assert merged.status == 200 and merged.data["status"] == "merged"
+    replayed = invoke("POST", path, body=body, headers={"Idempotency-Key": "merge-for-real"})
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.data == merged.data
+
+
 def test_dry_run_still_validates(invoke: Invoke, pair: dict[str, Any]) -> None:
     source = pair["source"]
     assert merge(invoke, source["id"], source["id"], dry_run="true").status == 400

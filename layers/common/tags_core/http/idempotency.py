@@ -30,8 +30,9 @@ class _DoNotRemember(Exception):
 
 
 def run_once(tenant: str, route: str, key: str, body: str | None, context: Any,
-             resolve: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Resolve the request at most once per (tenant, route, key); replay the stored response afterwards."""
+             resolve: Callable[[], dict[str, Any]], *, query: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Resolve the request at most once per (tenant, route, key); replay the stored response afterwards. The body
+    and the query string (`?dry_run=true` is another request) must be those of the first request."""
     # Deferred: only requests that carry an Idempotency-Key pay for loading the idempotency utility.
     from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415
         DynamoDBPersistenceLayer,
@@ -51,6 +52,8 @@ def run_once(tenant: str, route: str, key: str, body: str | None, context: Any,
         payload: Any = json.loads(body) if body else None
     except ValueError:
         payload = body
+    if query:  # validated with the body; requests without a query string hash as they always did
+        payload = {"query": sorted(query), "body": payload}
     store = DynamoDBPersistenceLayer(
         table_name=get_settings().table_name, key_attr="PK", sort_key_attr="SK",
         static_pk_value=idempotency_pk(tenant), expiry_attr=EXPIRES_AT, boto3_client=db.client())
@@ -74,7 +77,7 @@ def run_once(tenant: str, route: str, key: str, body: str | None, context: Any,
     except _DoNotRemember as exc:
         return exc.response
     except IdempotencyValidationError:
-        raise Conflict("This Idempotency-Key was used with another request body.",
+        raise Conflict("This Idempotency-Key was used with another request body or query string.",
                        field="Idempotency-Key", code="idempotency_key_reused") from None
     except IdempotencyAlreadyInProgressError:
         raise Conflict("A request with this Idempotency-Key is still in progress; retry shortly.",

@@ -145,6 +145,12 @@ def _idempotency_key(event: dict[str, Any]) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None)
 
 
+def _query(event: dict[str, Any]) -> list[tuple[str, str]]:
+    multi = event.get("multiValueQueryStringParameters") or {}
+    single = event.get("queryStringParameters") or {}
+    return [(name, value) for name, values in multi.items() for value in values] if multi else list(single.items())
+
+
 def _error_headers(exc: DomainError) -> dict[str, str]:
     """The headers an error answered outside the resolver carries: Retry-After (and the rate limit's) on 429 and
     503, WWW-Authenticate on 401."""
@@ -173,7 +179,7 @@ def handler(app: APIGatewayRestResolver) -> Handler:
                 route = f"{event.get('httpMethod')} {event.get('path')}"  # the object, not the route template
                 tenant = principal_from_event(event).tenant
                 response = idempotency.run_once(tenant, route, key, event.get("body"), context,
-                                                lambda: app.resolve(event, context))
+                                                lambda: app.resolve(event, context), query=_query(event))
         except DomainError as exc:
             response = {"statusCode": exc.status,
                         "headers": {"Content-Type": JSON, "Access-Control-Allow-Origin": "*", **_error_headers(exc)},
