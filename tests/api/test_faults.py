@@ -5,7 +5,7 @@ api/conftest.py), on botocore's `before-send` event, so the client's retry polic
 them exactly as it would see DynamoDB's answers; an injected attempt never reaches moto. botocore's backoff delay is
 recorded and set to zero, so the tests do not sleep for seconds.
 
-What a client may see (API.md, docs/errors.md): 503 `service_unavailable` with `Retry-After` in the error envelope
+What a client may see (docs/api.md, docs/errors.md): 503 `service_unavailable` with `Retry-After` in the error envelope
 when the store keeps failing, or the precise 4xx a cancelled transaction means; never a 500. What the table may
 hold afterwards: no partial state. Every name lock has its tag, every count equals a recount, usage equals the
 objects carrying the tag, and a merge or ungroup that stopped half-way is one that a retry finishes.

@@ -109,7 +109,6 @@ def test_the_255_limit_counts_characters_after_nfc(invoke: Invoke) -> None:
 ])
 def test_a_name_over_255_characters_after_normalisation_is_refused(invoke: Invoke, raw: str) -> None:
     result = invoke("POST", "/tags", body={"name": raw})
-    # docs/errors.md lists this case under invalid_value; the code answers too_long since f4a0c4b.
     assert_error(result, 400, "too_long", "name")
     assert list_tags(invoke).data == []
 
