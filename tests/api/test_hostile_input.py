@@ -1,6 +1,6 @@
 """A catalogue of hostile input, every endpoint: each request is refused with the exact status and error code of the
-contract (docs/api.md, docs/errors.md) in the error envelope, and the table is left exactly as it was (a full scan of the
-moto table before and after compares equal: no tag, lock, counter, tag set, rate-limit or idempotency item moved).
+contract (docs/api.md, docs/errors.md) in the error envelope, and the table is left exactly as it was (a full scan of
+the moto table before and after compares equal: no tag, lock, counter, tag set, rate-limit or idempotency item moved).
 
 The cases go through the in-process gateway (`invoke`: routing, the real authorizer where a key is involved, the
 route's real handler); the same refusals over real HTTP to `tags-local` are in tests/http/test_hostile_input.py.
