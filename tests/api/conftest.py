@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
 from botocore.retries.standard import ExponentialBackoff
 
 from functions.stream_processor.app import lambda_handler as stream_handler
@@ -80,6 +81,9 @@ class Rule:
     fired: int = 0
 
 
+TIMEOUT = "ReadTimeout"  # a `fail` code: the attempt times out instead of answering
+
+
 @dataclass
 class Faults:
     """The layer's DynamoDB client, with chosen attempts failing. `attempts` counts every HTTP attempt per
@@ -132,6 +136,8 @@ class Faults:
                 continue
             rule.fired += 1
             self.injected[operation] += 1
+            if rule.code == TIMEOUT:  # no answer in time: what botocore raises when its read timeout passes
+                raise ReadTimeoutError(endpoint_url=request.url)
             request.tags_test_fault = True  # moto's handler leaves it alone (see the fixture)
             return self._response(request, rule, body)
         return None

@@ -23,6 +23,7 @@ import pytest
 
 from tags_core.names import name_key, name_lock_suffix
 from tags_tools.local.stream_poller import StreamPoller
+from tests.api.conftest import TIMEOUT
 from tests.helpers import KINDS, RFC3339_MILLIS, Invoke, assert_error, codec, db, scan
 
 if TYPE_CHECKING:
@@ -499,6 +500,29 @@ def test_a_503_is_not_remembered_under_its_idempotency_key(invoke: Invoke, seed:
     replayed = invoke("POST", "/tags", body={"name": "Fresh"}, headers=headers)
     assert replayed.status == 201 and replayed.data == retried.data
     assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert_consistent(table)
+
+
+def test_a_store_that_does_not_answer_in_time_is_503_and_nothing_is_written(invoke: Invoke, seed: Seed,
+                                                                           faults: Faults, table: str) -> None:
+    before = scan(table)
+    faults.fail(None, TIMEOUT)
+    assert_unavailable(invoke("POST", "/tags", body={"name": "Fresh"}))
+    assert faults.attempts["TransactWriteItems"] + faults.attempts["Query"] + faults.attempts["GetItem"] >= 4
+    faults.clear()
+    assert scan(table) == before
+
+
+def test_a_transaction_retried_after_a_timeout_carries_its_client_request_token(invoke: Invoke, seed: Seed,
+                                                                               faults: Faults, table: str) -> None:
+    tokens: list[str] = []
+    faults.fail("TransactWriteItems", TIMEOUT, times=1, when=lambda body: not tokens.append(body["ClientRequestToken"]))
+    created = invoke("POST", "/tags", body={"name": "Fresh"})
+    assert created.status == 201, created.json
+    # botocore fills the token in and resends it: DynamoDB answers the repeat as the first (see the infra tests)
+    assert len(tokens) == 2 and tokens[0] == tokens[1]
+    other = invoke("POST", "/tags", body={"name": "Second fresh"})
+    assert other.status == 201 and tokens[-1] != tokens[0]
     assert_consistent(table)
 
 

@@ -216,6 +216,25 @@ def test_a_query_reads_its_partition_only_and_answers_as_before(server: Embedded
     assert "mine" not in partitions and len(partitions) == 2000  # no empty partition left behind
 
 
+def test_a_transaction_repeated_with_its_client_request_token_is_not_applied_twice(clients: tuple[Any, Any],
+                                                                                   table: str) -> None:
+    dynamodb, _ = clients
+    actions = on(table, [{"Put": {"TableName": "", "Item": item("once", n=1),
+                                  "ConditionExpression": "attribute_not_exists(PK)"}}])
+    stream = Stream(clients, table)
+    dynamodb.transact_write_items(TransactItems=actions, ClientRequestToken="retry-after-timeout")
+    dynamodb.transact_write_items(TransactItems=actions, ClientRequestToken="retry-after-timeout")  # the SDK's retry
+    assert changes(stream.read()) == [("INSERT", "once")]
+
+    with pytest.raises(ClientError) as mismatch:
+        dynamodb.transact_write_items(TransactItems=on(table, [put("other")]), ClientRequestToken="retry-after-timeout")
+    assert mismatch.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    with pytest.raises(ClientError) as fresh:  # a new token is a new transaction: its condition fails
+        dynamodb.transact_write_items(TransactItems=actions, ClientRequestToken="another-request")
+    assert fresh.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert stream.read() == []
+
+
 def test_delivered_records_are_trimmed_and_reading_a_trimmed_position_is_an_error(
         server: EmbeddedDynamoDB, clients: tuple[Any, Any], table: str) -> None:
     dynamodb, streams = clients

@@ -29,6 +29,10 @@ writes through `make run`):
    DynamoDB reads one partition. Here a Query on the table reads only its partition; a Query on an index still
    filters every item (moto keeps no index), but skips the sort moto redoes on the results anyway. Deleting an
    item no longer leaves its partition behind as an empty entry.
+7. Client request tokens. DynamoDB answers a TransactWriteItems repeated with the same ClientRequestToken within
+   10 minutes as a success without applying it again (the SDK repeats a transaction after a timeout), and a token
+   reused with other actions with IdempotentParameterMismatchException; moto ignores the token and applies the
+   repeat, whose conditions then fail against the first one's writes. Here tokens are honoured as DynamoDB does.
 
 `apply()` installs all of it, once per process, and refuses (UnsupportedMoto) a moto version it was not checked
 against or whose internals are not the shape it expects: a new moto fails loudly here instead of being silently
@@ -55,9 +59,11 @@ ITERATOR_SWEEP_EVERY = 256  # iterators handed out between two sweeps of the exp
 
 _lock = threading.Lock()
 _applied: dict[str, float] = {}
+TOKEN_LIFETIME = 10 * 60.0  # DynamoDB remembers a transaction's ClientRequestToken for 10 minutes
+_tokens: dict[str, tuple[str, float]] = {}  # token -> (fingerprint of the actions, when they were applied)
 _UNTRACKED = ("Item", "StreamRecord", "ShardIterator")  # moto models created per request (fix 5)
 _counters = {"transactions": 0, "items_saved": 0, "rollbacks": 0, "records_trimmed": 0, "iterators_expired": 0,
-             "items_expired": 0, "partition_queries": 0, "query_items_read": 0}
+             "items_expired": 0, "partition_queries": 0, "query_items_read": 0, "token_repeats": 0}
 
 
 class UnsupportedMoto(RuntimeError):
@@ -181,7 +187,7 @@ def trim(shard: Any, now: float | None = None) -> int:
     return count
 
 
-def _stream_error(code: str, message: str) -> Exception:
+def _error(code: str, message: str) -> Exception:
     from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
 
     return JsonRESTError(code, message)
@@ -191,7 +197,7 @@ def _shard_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
     trim(self)
     offset = start - int(self.starting_sequence_number)
     if offset < 0:
-        raise _stream_error("TrimmedDataAccessException",
+        raise _error("TrimmedDataAccessException",
                             f"Records before sequence number {self.starting_sequence_number} have been trimmed.")
     records = [record.to_json() for record in self.items[offset:offset + quantity]]
     if records:
@@ -225,7 +231,7 @@ def _wrap_get_records(original: Any) -> Any:
         iterator = self.shard_iterators.get(iterator_arn)
         if iterator is None or getattr(iterator, "tags_created", 0) < time.monotonic() - ITERATOR_LIFETIME:
             self.shard_iterators.pop(iterator_arn, None)
-            raise _stream_error("ExpiredIteratorException", "Iterator expired. The iterator was created over 15 "
+            raise _error("ExpiredIteratorException", "Iterator expired. The iterator was created over 15 "
                                 "minutes ago, or is not one this stream handed out.")
         return original(self, iterator_arn, limit)
 
@@ -347,6 +353,34 @@ def _wrap_delete_item(original: Any) -> Any:
     return delete_item
 
 
+# --- 7. client request tokens --------------------------------------------------------------------------------
+
+def _wrap_transact_handler(original: Any) -> Any:
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        now = time.monotonic()
+        for stale in [t for t, (_, at) in _tokens.items() if at < now - TOKEN_LIFETIME]:
+            del _tokens[stale]
+        fingerprint = json.dumps(self.body.get("TransactItems"), sort_keys=True)
+        seen = _tokens.get(token)
+        if seen is not None:
+            if seen[0] != fingerprint:
+                raise _error("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                                    "The request uses the same client token as a previous, but non-identical, "
+                                    "request.")
+            _counters["token_repeats"] += 1
+            from moto.core.responses import ActionResult  # noqa: PLC0415
+
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = original(self)
+        _tokens[token] = (fingerprint, now)
+        return result
+
+    return transact_write_items
+
+
 # --- installing ---------------------------------------------------------------------------------------------------
 
 def _require(owner: Any, name: str) -> Any:
@@ -359,7 +393,7 @@ def _require(owner: Any, name: str) -> Any:
 def _install() -> None:
     from moto.dynamodb import models  # noqa: PLC0415
     from moto.dynamodb.models.table import StreamShard, Table  # noqa: PLC0415
-    from moto.dynamodb.responses import DynamoResult  # noqa: PLC0415
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult  # noqa: PLC0415
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator  # noqa: PLC0415
 
     if _require(models, "copy") is not copy:
@@ -367,7 +401,8 @@ def _install() -> None:
     checked: tuple[tuple[Any, str], ...] = (
         (StreamShard, "get"), (StreamShard, "add"), (Table, "delete_item"), (Table, "query"), (Table, "all_items"),
         (DynamoDBStreamsBackend, "get_records"),
-        (models.DynamoDBBackend, "transact_write_items"), (DynamoResult, "execute_result"))
+        (models.DynamoDBBackend, "transact_write_items"), (DynamoResult, "execute_result"),
+        (DynamoHandler, "transact_write_items"))
     for owner, name in checked:
         _require(owner, name)
     patches: tuple[tuple[Any, str, Any], ...] = (
@@ -379,7 +414,8 @@ def _install() -> None:
         (Table, "delete_item", _wrap_delete_item(Table.delete_item)),
         (ShardIterator, "__init__", _wrap_iterator_init(ShardIterator.__init__)),
         (DynamoDBStreamsBackend, "get_records", _wrap_get_records(DynamoDBStreamsBackend.get_records)),
-        (DynamoResult, "execute_result", _wrap_execute_result(DynamoResult.execute_result)))
+        (DynamoResult, "execute_result", _wrap_execute_result(DynamoResult.execute_result)),
+        (DynamoHandler, "transact_write_items", _wrap_transact_handler(DynamoHandler.transact_write_items)))
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)
     _stop_tracking()

@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as Unreachable
 
 from tags_core.errors import ServiceUnavailable
 from tags_core.settings import get_settings
@@ -121,6 +122,10 @@ class Table:
             if code != CONDITION_FAILED:  # an expected outcome the caller handles
                 logger.error("dynamodb error", extra={"error_code": code, "operation": operation})
             raise
+        except (Unreachable, HTTPClientError) as exc:  # timeouts and dropped connections, after the retries
+            logger.warning("dynamodb unreachable after retries", extra={"error": type(exc).__name__,
+                                                                         "operation": operation})
+            raise ServiceUnavailable() from exc
 
     def _get(self, key: dict[str, Any], *, consistent: bool | None = None,
              without: set[str] | frozenset[str] = frozenset()) -> dict[str, Any] | None:
@@ -161,8 +166,8 @@ class Table:
             (body,) = action.values()
             body.setdefault("TableName", self.table)
         kwargs: dict[str, Any] = {"TransactItems": transaction.actions}
-        if token:
-            kwargs["ClientRequestToken"] = token
+        if token:  # otherwise botocore makes one; it resends it when it retries after a timeout, and DynamoDB then
+            kwargs["ClientRequestToken"] = token  # answers the transaction it already applied as a success
         try:
             self._call("transact_write_items", **kwargs)
         except TransactionFailed as exc:
