@@ -1,4 +1,4 @@
-"""PATCH /tag-groups/{group_id} — rename or describe a tag group."""
+"""PATCH /tag-groups/{group_id} — rename or describe a tag group; honours If-Match."""
 
 from typing import Annotated
 
@@ -6,18 +6,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from tags_core.domain import groups
 from tags_core.domain.models import GroupPatch
-from tags_core.http.request import principal
+from tags_core.http.request import if_match, principal
 from tags_core.http.resolver import build_app, handler
-from tags_core.http.responses import ok, responses
+from tags_core.http.responses import responses, versioned
 from tags_core.http.schemas import GroupEnvelope
 
 app = build_app()
 
 
 @app.patch("/tag-groups/<group_id>", summary="Update a tag group", tags=["Tag groups"],
-           responses=responses(200, GroupEnvelope, 404, 409, 413, 415))
+           responses=responses(200, GroupEnvelope, 404, 409, 412, 413, 415))
 def update_group(group_id: str, body: Annotated[GroupPatch, Body()]):
-    return ok(groups.patch_group(principal(), group_id, body))
+    return versioned(groups.patch_group(principal(), group_id, body, if_match()))
 
 
 lambda_handler = handler(app)

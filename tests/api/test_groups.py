@@ -8,7 +8,18 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import MISSING_ID, RFC3339_UTC, Invoke, follow, get_group, get_tag, groups, new_group, new_tag
+from tests.helpers import (
+    MISSING_ID,
+    RFC3339_UTC,
+    Invoke,
+    assert_error,
+    follow,
+    get_group,
+    get_tag,
+    groups,
+    new_group,
+    new_tag,
+)
 
 
 def tag_ids_in_group(invoke: Invoke, group_id: str) -> set[str]:
@@ -194,6 +205,19 @@ def test_get_carries_an_etag(invoke: Invoke) -> None:
     result = invoke("GET", f"/tag-groups/{made['id']}")
     assert result.status == 200
     assert result.headers["ETag"] == '"1"'
+
+
+def test_patch_honours_if_match_and_answers_the_new_etag(invoke: Invoke) -> None:
+    made = new_group(invoke, "Ops")
+    stale = invoke("PATCH", f"/tag-groups/{made['id']}", body={"description": "lost"}, headers={"If-Match": '"99"'})
+    assert_error(stale, 412, "precondition_failed", "If-Match")
+    assert get_group(invoke, made["id"])["description"] == made["description"]
+
+    changed = invoke("PATCH", f"/tag-groups/{made['id']}", body={"description": "kept"}, headers={"If-Match": '"1"'})
+    assert changed.status == 200 and changed.headers["ETag"] == '"2"' and changed.data["version"] == 2
+    again = invoke("PATCH", f"/tag-groups/{made['id']}", body={"name": "Ops 2"}, headers={"If-Match": '"1"'})
+    assert_error(again, 412, "precondition_failed", "If-Match")
+    assert get_group(invoke, made["id"])["name"] == "Ops"
 
 
 def test_tag_count_follows_tags_joining_leaving_and_being_deleted(invoke: Invoke) -> None:

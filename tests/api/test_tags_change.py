@@ -238,6 +238,17 @@ def test_a_stale_if_match_is_412_and_changes_nothing(invoke: Invoke, method: str
                  "precondition_failed")  # even when the change would be a no-op
 
 
+def test_delete_honours_if_match(invoke: Invoke) -> None:
+    tag = new_tag(invoke, "Delete me")
+    invoke("PATCH", f"/tags/{tag['id']}", body={"description": "v2"})
+    assert_error(invoke("DELETE", f"/tags/{tag['id']}", headers={"If-Match": '"1"'}), 412, "precondition_failed",
+                 "If-Match")
+    assert get_tag(invoke, tag["id"])["version"] == 2
+    deleted = invoke("DELETE", f"/tags/{tag['id']}", headers={"If-Match": '"2"'})
+    assert deleted.status == 200 and deleted.data["deleted"] is True
+    assert invoke("GET", f"/tags/{tag['id']}").status == 404
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_a_malformed_if_match_is_400_invalid_header(invoke: Invoke, method: str) -> None:
     tag = new_tag(invoke, "Headed")

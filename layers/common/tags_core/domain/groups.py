@@ -49,11 +49,18 @@ def show_group(principal: Principal, group_id: str) -> dict[str, Any]:
     return present(principal.tenant, get_group(principal, group_id))
 
 
-def patch_group(principal: Principal, group_id: str, body: GroupPatch) -> dict[str, Any]:
+def patch_group(principal: Principal, group_id: str, body: GroupPatch,
+                expected_version: int | None = None) -> dict[str, Any]:
+    """Change the given fields, conditionally on the version read; retried on a lost race unless If-Match was
+    given (`expected_version`: 412 when the group is at another version)."""
     changes = body.model_dump(include=body.model_fields_set)
     repo = GroupStore()
     for attempt in range(UPDATE_ATTEMPTS):
-        current = get_group(principal, group_id, consistent=attempt > 0)
+        # With If-Match, read consistently: a version the client has just seen must not look stale.
+        current = get_group(principal, group_id, consistent=attempt > 0 or expected_version is not None)
+        if expected_version is not None and current["version"] != expected_version:
+            raise PreconditionFailed(f"The group is at version {current['version']}, not {expected_version}.",
+                                     field="If-Match")
         updated = {**current, **changes}
         if all(updated[f] == current.get(f) for f in ("name", "description")):
             return present(principal.tenant, current)
@@ -62,7 +69,7 @@ def patch_group(principal: Principal, group_id: str, body: GroupPatch) -> dict[s
         try:
             repo.update_group(principal.tenant, current, updated)
         except PreconditionFailed:
-            if attempt == UPDATE_ATTEMPTS - 1:
+            if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:
                 raise
             continue
         return present(principal.tenant, updated)

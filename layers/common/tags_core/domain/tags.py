@@ -132,7 +132,8 @@ def _apply(principal: Principal, tag_id: str, changes: dict[str, Any] | None, re
     """Read, change, write conditionally on the version read; retried on a lost race unless If-Match was given."""
     repo = TagStore()
     for attempt in range(UPDATE_ATTEMPTS):
-        current = get_tag(principal, tag_id, consistent=attempt > 0)
+        # With If-Match, read consistently: a version the client has just seen must not look stale.
+        current = get_tag(principal, tag_id, consistent=attempt > 0 or expected_version is not None)
         if expected_version is not None and current["version"] != expected_version:
             raise PreconditionFailed(f"The tag is at version {current['version']}, not {expected_version}.",
                                      field="If-Match")
@@ -172,14 +173,18 @@ def patch_tag(principal: Principal, tag_id: str, body: TagPatch, expected_versio
     return _apply(principal, tag_id, changes, None, expected_version)
 
 
-def delete_tag(principal: Principal, tag_id: str) -> dict[str, Any]:
+def delete_tag(principal: Principal, tag_id: str, expected_version: int | None = None) -> dict[str, Any]:
+    """Delete on the version read (retried on a lost race unless If-Match was given: then 412 on another version)."""
     repo = TagStore()
     for attempt in range(UPDATE_ATTEMPTS):
-        tag = get_tag(principal, tag_id, consistent=attempt > 0)
+        tag = get_tag(principal, tag_id, consistent=attempt > 0 or expected_version is not None)
+        if expected_version is not None and tag["version"] != expected_version:
+            raise PreconditionFailed(f"The tag is at version {tag['version']}, not {expected_version}.",
+                                     field="If-Match")
         try:
             repo.delete_tag(principal.tenant, tag)
         except PreconditionFailed:
-            if attempt == UPDATE_ATTEMPTS - 1:
+            if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:
                 raise
             continue
         break
