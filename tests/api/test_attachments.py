@@ -106,6 +106,15 @@ def test_already_attached_is_no_change_and_no_error(invoke: Invoke, kind: str) -
     assert_usage_exact(invoke, [(kind, "o1")])
 
 
+def test_one_name_spelled_twice_creates_one_tag_with_the_first_spelling_as_batch_does(invoke: Invoke) -> None:
+    assert listed_names(invoke, "conversations", "o1") == []
+    ok_attach(invoke, "conversations", "o1", ["New x", "new X", "NEW x"])
+    assert listed_names(invoke, "conversations", "o1") == ["New x"]
+    batch = invoke("POST", "/tags/batch", body={"tags": ["Other y", "other Y"]})
+    assert [t["name"] for t in batch.data["inserted"]] == ["Other y"]
+    assert sorted(t["name"] for t in all_tags(invoke)) == ["New x", "Other y"]
+
+
 def test_create_missing_false_refuses_unknown_names_and_writes_nothing(invoke: Invoke) -> None:
     known = new_tag(invoke, "Known")
     result = attach(invoke, "customers", "u1", ["known", "Unknown"], create_missing=False)

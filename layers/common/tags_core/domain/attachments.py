@@ -153,11 +153,19 @@ def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
         rate_limit=rate_limit, kept=plan.kept)
 
 
+def _first_spellings(names: list[str]) -> list[str]:
+    """One name per tag: the first spelling of each is the one created (as POST /tags/batch does)."""
+    spellings: dict[str, str] = {}
+    for name in names:
+        spellings.setdefault(name_key(name), name)
+    return list(spellings.values())
+
+
 def set_object_tags(principal: Principal, kind: str, object_id: str, body: AttachRequest, *, replace: bool,
                     expected_version: int | None = None) -> ObjectTags:
     """Append (or, with `replace`, replace) an object's tags by name and id; returns its full tag list."""
     object_id = check_object_id(object_id)
-    names = list({name_key(n): n for n in body.tags}.values())
+    names = _first_spellings(body.tags)
     ids = list(dict.fromkeys(body.tag_ids))
     if len(names) + len(ids) > MAX_PER_CALL:
         raise InvalidInput(f"At most {MAX_PER_CALL} tags per call.", field="tags", code="too_many_tags")
