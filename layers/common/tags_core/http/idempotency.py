@@ -1,7 +1,8 @@
 """`Idempotency-Key` on POST: a retry with the same key and body gets the first response back (24 h).
 
-Built on Powertools Idempotency, persisted in the service's own table under the tenant's partition (so keys
-are scoped per tenant and per route). The same key with another body answers 409 `idempotency_key_reused`;
+Built on Powertools Idempotency, persisted in the service's own table under the tenant's partition. Keys are
+scoped per tenant, method and path as called (the same key on another object is another request, never a
+replay). The same key with another body or query string answers 409 `idempotency_key_reused`;
 a retry racing the first request answers 409 `idempotency_key_in_use`. Answers that ask the client to retry
 (429, 5xx) are not remembered.
 """
