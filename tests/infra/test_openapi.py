@@ -46,6 +46,18 @@ def test_committed_openapi_matches_the_code() -> None:
     assert DEFAULT_OUTPUT.read_text(encoding="utf-8") == render(build_spec()), "run `make openapi`"
 
 
+def test_the_served_document_is_the_committed_one_in_the_same_order(local_api: Any) -> None:
+    """A client generated from docs/openapi.json and one generated from /openapi.json order fields alike."""
+    from tags_tools.openapi import DEFAULT_OUTPUT  # noqa: PLC0415
+
+    status, _, raw = local_api.request_raw("GET", "/openapi.json", key=None)
+    assert status == 200
+    served, committed = json.loads(raw), DEFAULT_OUTPUT.read_text(encoding="utf-8")
+    assert served["servers"] == [{"url": local_api.url, "description": "This local server"}]
+    served["servers"] = json.loads(committed)["servers"]  # in place: the order of the keys stays the served one
+    assert render(served) == committed
+
+
 def test_template_local_server_and_committed_openapi_serve_one_route_set(local_api: Any) -> None:
     """The routes of template.yaml, the routes tags-local answers and the paths of docs/openapi.json are one set."""
     from tags_tools.openapi import DEFAULT_OUTPUT  # noqa: PLC0415

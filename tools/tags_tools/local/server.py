@@ -89,10 +89,10 @@ class LocalServer:
     def openapi_json(self) -> bytes:
         with self._spec_lock:
             if self._spec is None:
-                from tags_tools.openapi import build_spec  # noqa: PLC0415 - imports every function module
+                from tags_tools.openapi import build_spec, render  # noqa: PLC0415 - imports every function module
 
                 servers = [{"url": self.base_url, "description": "This local server"}] if self.base_url else None
-                self._spec = json.dumps(build_spec(self.gateway.template, servers=servers), indent=2).encode()
+                self._spec = render(build_spec(self.gateway.template, servers=servers)).encode()
             return self._spec
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
