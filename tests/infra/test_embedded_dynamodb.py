@@ -251,7 +251,7 @@ def test_delivered_records_are_trimmed_and_reading_a_trimmed_position_is_an_erro
     try:
         assert changes(stream.read()) == [("INSERT", "d")]  # trims the three delivered before answering
     finally:
-        moto_fixes.apply(delivered_retention=60)
+        moto_fixes.apply(delivered_retention=10)
 
     with pytest.raises(ClientError) as trimmed:
         streams.get_records(ShardIterator=from_start)

@@ -36,7 +36,7 @@ class EmbeddedDynamoDB:
     time: moto handles concurrent requests without isolation (two transactions could both pass their conditions),
     DynamoDB applies each request atomically. Connections are kept alive (HTTP/1.1), as the SDK's to DynamoDB are."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, delivered_retention: float = 60.0,
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, delivered_retention: float = 10.0,
                  sweep_interval: float = DEFAULT_SWEEP_INTERVAL) -> None:
         moto_fixes.apply(delivered_retention=delivered_retention)
         from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tags-dynamodb", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    parser.add_argument("--stream-retention", type=float, default=60.0, metavar="SECONDS",
-                        help="how long a stream record is kept once a reader has had it (default 60)")
+    parser.add_argument("--stream-retention", type=float, default=10.0, metavar="SECONDS",
+                        help="how long a stream record is kept once a reader has had it (default 10)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

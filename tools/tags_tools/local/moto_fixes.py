@@ -75,7 +75,7 @@ def stats() -> dict[str, int]:
     return dict(_counters)
 
 
-def apply(*, delivered_retention: float = 60.0) -> None:
+def apply(*, delivered_retention: float = 10.0) -> None:
     """Install the fixes in this process's moto (idempotent; the retention of the last call wins)."""
     with _lock:
         _applied["delivered_retention"] = delivered_retention
@@ -171,7 +171,7 @@ def trim(shard: Any, now: float | None = None) -> int:
     than DynamoDB's 24 hours. Returns how many."""
     now = time.time() if now is None else now
     delivered_upto = getattr(shard, "tags_delivered_upto", 0)
-    retention = _applied.get("delivered_retention", 60.0)
+    retention = _applied.get("delivered_retention", 10.0)
     count = 0
     for record in shard.items:
         age = _record_age(record, now)
