@@ -20,7 +20,7 @@ import sys
 import threading
 from types import FrameType
 
-from tags_tools.local.server import DEFAULT_TABLE, DEFAULT_WORKERS, start_local_api
+from tags_tools.local.server import DEFAULT_TABLE, DEFAULT_WORKERS, keep_startup_out_of_gc, start_local_api
 
 __all__ = ["main"]
 
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                           dynamodb_port=args.dynamodb_port, table_name=args.table,
                           authorizer_ttl=args.authorizer_ttl, workers=max(0, args.workers),
                           streams=not args.no_streams, events_file=args.events_file)
+    keep_startup_out_of_gc()
     print(f"API: {api.url}", flush=True)
     print(f"API key: {api.api_key}", flush=True)
     print(f"DynamoDB: {api.dynamodb_endpoint}", flush=True)

@@ -60,7 +60,6 @@ ITERATOR_SWEEP_EVERY = 256  # iterators handed out between two sweeps of the exp
 _lock = threading.Lock()
 _applied: dict[str, float] = {}
 TOKEN_LIFETIME = 10 * 60.0  # DynamoDB remembers a transaction's ClientRequestToken for 10 minutes
-_tokens: dict[str, tuple[str, float]] = {}  # token -> (fingerprint of the actions, when they were applied)
 _UNTRACKED = ("Item", "StreamRecord", "ShardIterator")  # moto models created per request (fix 5)
 _counters = {"transactions": 0, "items_saved": 0, "rollbacks": 0, "records_trimmed": 0, "iterators_expired": 0,
              "items_expired": 0, "partition_queries": 0, "query_items_read": 0, "token_repeats": 0}
@@ -361,10 +360,12 @@ def _wrap_transact_handler(original: Any) -> Any:
         if not token:
             return original(self)
         now = time.monotonic()
-        for stale in [t for t, (_, at) in _tokens.items() if at < now - TOKEN_LIFETIME]:
-            del _tokens[stale]
+        # Kept on the backend: a moto reset (a new backend, as between tests) forgets them, as a new DynamoDB would.
+        tokens: dict[str, tuple[str, float]] = self.dynamodb_backend.__dict__.setdefault("tags_tokens", {})
+        for stale in [t for t, (_, at) in tokens.items() if at < now - TOKEN_LIFETIME]:
+            del tokens[stale]
         fingerprint = json.dumps(self.body.get("TransactItems"), sort_keys=True)
-        seen = _tokens.get(token)
+        seen = tokens.get(token)
         if seen is not None:
             if seen[0] != fingerprint:
                 raise _error("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
@@ -375,7 +376,7 @@ def _wrap_transact_handler(original: Any) -> Any:
 
             return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
         result = original(self)
-        _tokens[token] = (fingerprint, now)
+        tokens[token] = (fingerprint, now)
         return result
 
     return transact_write_items
