@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
-from types import FrameType
 
-from tags_tools.local.server import DEFAULT_TABLE, DEFAULT_WORKERS, keep_startup_out_of_gc, start_local_api
+from tags_tools.local.process import keep_startup_out_of_gc, serve_until, stop_on_signals
+from tags_tools.local.server import DEFAULT_TABLE, DEFAULT_WORKERS, start_local_api
 
 __all__ = ["main"]
 
@@ -48,13 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
 
     api = start_local_api(args.port, host=args.host, dynamodb_endpoint=args.dynamodb_endpoint,
                           dynamodb_port=args.dynamodb_port, table_name=args.table,
@@ -69,12 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.events_file:
         print(f"Events: {os.environ['EVENTS_FILE']}", flush=True)
     print(f"Try: curl -H 'Authorization: Bearer {api.api_key}' {api.url}/tags", file=sys.stderr, flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        api.shutdown()
-    return 0
+    return serve_until(stop, api.shutdown)
 
 
 if __name__ == "__main__":

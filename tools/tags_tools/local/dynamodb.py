@@ -14,16 +14,14 @@ and shard iterators for 15 minutes. Items whose TTL has passed are deleted every
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable, Iterable
-from types import FrameType
 from typing import Any
 
 from tags_tools.local import moto_fixes
+from tags_tools.local.process import keep_startup_out_of_gc, serve_until, stop_on_signals
 
 __all__ = ["EmbeddedDynamoDB", "main"]
 
@@ -119,24 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     server = EmbeddedDynamoDB(args.host, args.port, delivered_retention=args.stream_retention)
     server.start()
-    gc.collect()  # what startup loaded is never garbage: out of the collector's reach (see local.server)
-    gc.freeze()
+    keep_startup_out_of_gc()
     print(f"DynamoDB: {server.url}", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until(stop, server.stop)
 
 
 if __name__ == "__main__":

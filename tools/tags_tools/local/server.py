@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import importlib.util
 import json
 import logging
@@ -294,15 +293,6 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
     return LocalApi(url=url, dynamodb_endpoint=dynamodb_endpoint, table_name=table_name, tenant_id=tenant,
                     api_key=key, api_key_id=key_id, gateway=gateway, _server=server, _thread=thread, _moto=moto,
                     _pollers=pollers)
-
-
-def keep_startup_out_of_gc() -> None:
-    """What startup loaded (moto's service models, botocore's, the gateway: ~180,000 objects) is never garbage:
-    moved out of the collector's reach, a full collection here takes ~0 ms instead of ~66 ms, and that pause,
-    which stops the gateway and the embedded DynamoDB alike, no longer grows with what was loaded. For the
-    `tags-local` process (frozen objects that die later are never freed, a cost only a long-lived server wins)."""
-    gc.collect()
-    gc.freeze()
 
 
 def _status(pollers: list[Any], *, embedded: bool) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from tags_core.clock import now_iso
 from tags_core.domain.identity import Principal
 from tags_core.domain.listing import Listing, Window, search_prefix
 from tags_core.domain.models import GroupCreate, GroupPatch
+from tags_core.domain.versions import expect_version, read_consistently
 from tags_core.errors import NotFound, PreconditionFailed, ServiceUnavailable
 from tags_core.ids import looks_like_id, new_id
 from tags_core.names import slugify
@@ -56,11 +57,8 @@ def patch_group(principal: Principal, group_id: str, body: GroupPatch,
     changes = body.model_dump(include=body.model_fields_set)
     repo = GroupStore()
     for attempt in range(UPDATE_ATTEMPTS):
-        # With If-Match, read consistently: a version the client has just seen must not look stale.
-        current = get_group(principal, group_id, consistent=attempt > 0 or expected_version is not None)
-        if expected_version is not None and current["version"] != expected_version:
-            raise PreconditionFailed(f"The group is at version {current['version']}, not {expected_version}.",
-                                     field="If-Match")
+        current = get_group(principal, group_id, consistent=read_consistently(attempt, expected_version))
+        expect_version(current, expected_version, "group")
         updated = {**current, **changes}
         if all(updated[f] == current.get(f) for f in ("name", "description")):
             return present(principal.tenant, current)

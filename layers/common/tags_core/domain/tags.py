@@ -10,6 +10,7 @@ from tags_core.clock import now_iso
 from tags_core.domain.identity import Principal
 from tags_core.domain.listing import Listing, Window, search_prefix
 from tags_core.domain.models import KINDS, BatchCreate, TagCreate, TagPatch
+from tags_core.domain.versions import expect_version, read_consistently
 from tags_core.errors import Conflict, DomainError, InvalidInput, NotFound, PreconditionFailed, validation_entries
 from tags_core.ids import looks_like_id, new_id
 from tags_core.names import name_key, slugify
@@ -132,11 +133,8 @@ def _apply(principal: Principal, tag_id: str, changes: dict[str, Any] | None, re
     """Read, change, write conditionally on the version read; retried on a lost race unless If-Match was given."""
     repo = TagStore()
     for attempt in range(UPDATE_ATTEMPTS):
-        # With If-Match, read consistently: a version the client has just seen must not look stale.
-        current = get_tag(principal, tag_id, consistent=attempt > 0 or expected_version is not None)
-        if expected_version is not None and current["version"] != expected_version:
-            raise PreconditionFailed(f"The tag is at version {current['version']}, not {expected_version}.",
-                                     field="If-Match")
+        current = get_tag(principal, tag_id, consistent=read_consistently(attempt, expected_version))
+        expect_version(current, expected_version, "tag")
         if replace is not None:
             wanted = replace.model_dump(mode="json")
         else:
@@ -177,10 +175,8 @@ def delete_tag(principal: Principal, tag_id: str, expected_version: int | None =
     """Delete on the version read (retried on a lost race unless If-Match was given: then 412 on another version)."""
     repo = TagStore()
     for attempt in range(UPDATE_ATTEMPTS):
-        tag = get_tag(principal, tag_id, consistent=attempt > 0 or expected_version is not None)
-        if expected_version is not None and tag["version"] != expected_version:
-            raise PreconditionFailed(f"The tag is at version {tag['version']}, not {expected_version}.",
-                                     field="If-Match")
+        tag = get_tag(principal, tag_id, consistent=read_consistently(attempt, expected_version))
+        expect_version(tag, expected_version, "tag")
         try:
             repo.delete_tag(principal.tenant, tag)
         except PreconditionFailed:
