@@ -15,7 +15,8 @@ from tags_core.http.schemas import ObjectTagList
 app = build_app()
 
 
-@app.post("/<kind>/<object_id>/tags", summary="Attach tags to an object", tags=["Tags on objects"],
+@app.post("/<kind>/<object_id>/tags", operation_id="append_object_tags",
+          summary="Attach tags to an object", tags=["Tags on objects"],
           responses=responses(200, ObjectTagList, 404, 413, 415, 429))
 def append_object_tags(kind: Kind, object_id: ObjectId, body: Annotated[AttachRequest, Body()]):
     data, meta = attachments.set_object_tags(principal(), object_kind(kind), object_id, body, replace=False)

@@ -14,7 +14,7 @@ from tags_core.http.schemas import BatchEnvelope
 app = build_app()
 
 
-@app.post("/tags/batch", summary="Create tags in bulk", tags=["Tags"],
+@app.post("/tags/batch", operation_id="batch_create_tags", summary="Create tags in bulk", tags=["Tags"],
           responses=responses(200, BatchEnvelope, 413, 415))
 def batch_create_tags(body: Annotated[BatchCreate, Body()]):
     return ok(tags.batch_create(principal(), body))

@@ -14,7 +14,7 @@ from tags_core.http.schemas import GroupEnvelope
 app = build_app()
 
 
-@app.post("/tag-groups", summary="Create a tag group", tags=["Tag groups"],
+@app.post("/tag-groups", operation_id="create_group", summary="Create a tag group", tags=["Tag groups"],
           responses=responses(201, GroupEnvelope, 409, 413, 415))
 def create_group(body: Annotated[GroupCreate, Body()]):
     return ok(groups.create_group(principal(), body), status=201)

@@ -14,7 +14,8 @@ from tags_core.http.schemas import TagEnvelope
 app = build_app()
 
 
-@app.post("/tags", summary="Create a tag", tags=["Tags"], responses=responses(201, TagEnvelope, 409, 413, 415))
+@app.post("/tags", operation_id="create_tag",
+          summary="Create a tag", tags=["Tags"], responses=responses(201, TagEnvelope, 409, 413, 415))
 def create_tag(body: Annotated[TagCreate, Body()]):
     return ok(tags.create_tag(principal(), body), status=201)
 

@@ -13,7 +13,7 @@ from tags_core.http.schemas import DeletedEnvelope
 app = build_app()
 
 
-@app.delete("/tag-groups/<group_id>", summary="Delete a tag group", tags=["Tag groups"],
+@app.delete("/tag-groups/<group_id>", operation_id="delete_group", summary="Delete a tag group", tags=["Tag groups"],
             responses=responses(200, DeletedEnvelope, 404, 409))
 def delete_group(group_id: str, ungroup: Annotated[bool, Query()] = False):
     return ok(groups.delete_group(principal(), group_id, ungroup=ungroup))

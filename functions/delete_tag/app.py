@@ -9,7 +9,7 @@ from tags_core.http.schemas import DeletedEnvelope
 app = build_app()
 
 
-@app.delete("/tags/<tag_id>", summary="Delete a tag", tags=["Tags"],
+@app.delete("/tags/<tag_id>", operation_id="delete_tag", summary="Delete a tag", tags=["Tags"],
             responses=responses(200, DeletedEnvelope, 404, 409, 412))
 def delete_tag(tag_id: str):
     return ok(tags.delete_tag(principal(), tag_id, if_match()))

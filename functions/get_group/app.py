@@ -9,7 +9,7 @@ from tags_core.http.schemas import GroupEnvelope
 app = build_app()
 
 
-@app.get("/tag-groups/<group_id>", summary="Get a tag group", tags=["Tag groups"],
+@app.get("/tag-groups/<group_id>", operation_id="get_group", summary="Get a tag group", tags=["Tag groups"],
          responses=responses(200, GroupEnvelope, 404))
 def get_group(group_id: str):
     return versioned(groups.show_group(principal(), group_id))

@@ -9,7 +9,8 @@ from tags_core.http.schemas import TagEnvelope
 app = build_app()
 
 
-@app.get("/tags/<tag_id>", summary="Get a tag", tags=["Tags"], responses=responses(200, TagEnvelope, 404))
+@app.get("/tags/<tag_id>", operation_id="get_tag",
+         summary="Get a tag", tags=["Tags"], responses=responses(200, TagEnvelope, 404))
 def get_tag(tag_id: str):
     return versioned(tags.show_tag(principal(), tag_id))
 

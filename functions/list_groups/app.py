@@ -11,7 +11,8 @@ from tags_core.http.schemas import GroupList
 app = build_app()
 
 
-@app.get("/tag-groups", summary="List tag groups", tags=["Tag groups"], responses=responses(200, GroupList))
+@app.get("/tag-groups", operation_id="list_groups",
+         summary="List tag groups", tags=["Tag groups"], responses=responses(200, GroupList))
 def list_groups(limit: Limit = DEFAULT_LIMIT, page: PageNumber = None, cursor: Cursor = None, q: Search = None,
                 sort: Sort = "name"):
     return paged(PageRequest.of(limit, page, cursor), {"q": q, "sort": sort},

@@ -10,7 +10,8 @@ from tags_core.http.schemas import ObjectTagList
 app = build_app()
 
 
-@app.get("/<kind>/<object_id>/tags", summary="List an object's tags", tags=["Tags on objects"],
+@app.get("/<kind>/<object_id>/tags", operation_id="list_object_tags",
+         summary="List an object's tags", tags=["Tags on objects"],
          responses=responses(200, ObjectTagList, 404))
 def list_object_tags(kind: Kind, object_id: ObjectId):
     data, meta = attachments.list_object_tags(principal(), object_kind(kind), object_id)

@@ -15,7 +15,8 @@ from tags_core.http.schemas import TaggedObjectList
 app = build_app()
 
 
-@app.get("/tags/<tag_id>/objects", summary="List the objects carrying a tag", tags=["Tags on objects"],
+@app.get("/tags/<tag_id>/objects", operation_id="list_tag_objects",
+         summary="List the objects carrying a tag", tags=["Tags on objects"],
          responses=responses(200, TaggedObjectList, 404))
 def list_tag_objects(
     tag_id: str,

@@ -15,7 +15,7 @@ from tags_core.http.schemas import TagList
 app = build_app()
 
 
-@app.get("/tags", summary="List tags", tags=["Tags"], responses=responses(200, TagList))
+@app.get("/tags", operation_id="list_tags", summary="List tags", tags=["Tags"], responses=responses(200, TagList))
 def list_tags(
     limit: Limit = DEFAULT_LIMIT,
     page: PageNumber = None,

@@ -14,7 +14,7 @@ from tags_core.http.schemas import MergeEnvelope
 app = build_app()
 
 
-@app.post("/tags/<tag_id>/merge", summary="Merge a tag into another", tags=["Tags"],
+@app.post("/tags/<tag_id>/merge", operation_id="merge_tag", summary="Merge a tag into another", tags=["Tags"],
           responses=responses(200, MergeEnvelope, 404, 409, 413, 415))
 def merge_tag(tag_id: str, body: Annotated[MergeRequest, Body()], dry_run: Annotated[bool, Query()] = False):
     return ok(merge.merge_tag(principal(), tag_id, body.into, dry_run=dry_run))

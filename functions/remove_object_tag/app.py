@@ -10,7 +10,8 @@ from tags_core.http.schemas import ObjectTagList
 app = build_app()
 
 
-@app.delete("/<kind>/<object_id>/tags/<tag_id>", summary="Detach a tag from an object", tags=["Tags on objects"],
+@app.delete("/<kind>/<object_id>/tags/<tag_id>", operation_id="remove_object_tag",
+            summary="Detach a tag from an object", tags=["Tags on objects"],
             responses=responses(200, ObjectTagList, 404, 429))
 def remove_object_tag(kind: Kind, object_id: ObjectId, tag_id: str):
     data, meta = attachments.remove_object_tag(principal(), object_kind(kind), object_id, tag_id)

@@ -15,7 +15,8 @@ from tags_core.http.schemas import ObjectTagList
 app = build_app()
 
 
-@app.put("/<kind>/<object_id>/tags", summary="Replace an object's tags", tags=["Tags on objects"],
+@app.put("/<kind>/<object_id>/tags", operation_id="replace_object_tags",
+         summary="Replace an object's tags", tags=["Tags on objects"],
          responses=responses(200, ObjectTagList, 404, 412, 413, 415, 429))
 def replace_object_tags(kind: Kind, object_id: ObjectId, body: Annotated[AttachRequest, Body()]):
     data, meta = attachments.set_object_tags(principal(), object_kind(kind), object_id, body, replace=True,

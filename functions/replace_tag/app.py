@@ -14,7 +14,7 @@ from tags_core.http.schemas import TagEnvelope
 app = build_app()
 
 
-@app.put("/tags/<tag_id>", summary="Replace a tag", tags=["Tags"],
+@app.put("/tags/<tag_id>", operation_id="replace_tag", summary="Replace a tag", tags=["Tags"],
          responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415))
 def replace_tag(tag_id: str, body: Annotated[TagCreate, Body()]):
     return versioned(tags.replace_tag(principal(), tag_id, body, if_match()))

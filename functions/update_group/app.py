@@ -14,7 +14,7 @@ from tags_core.http.schemas import GroupEnvelope
 app = build_app()
 
 
-@app.patch("/tag-groups/<group_id>", summary="Update a tag group", tags=["Tag groups"],
+@app.patch("/tag-groups/<group_id>", operation_id="update_group", summary="Update a tag group", tags=["Tag groups"],
            responses=responses(200, GroupEnvelope, 404, 409, 412, 413, 415))
 def update_group(group_id: str, body: Annotated[GroupPatch, Body()]):
     return versioned(groups.patch_group(principal(), group_id, body, if_match()))

@@ -14,7 +14,7 @@ from tags_core.http.schemas import TagEnvelope
 app = build_app()
 
 
-@app.patch("/tags/<tag_id>", summary="Update a tag", tags=["Tags"],
+@app.patch("/tags/<tag_id>", operation_id="update_tag", summary="Update a tag", tags=["Tags"],
            responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415))
 def update_tag(tag_id: str, body: Annotated[TagPatch, Body()]):
     return versioned(tags.patch_tag(principal(), tag_id, body, if_match()))

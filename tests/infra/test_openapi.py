@@ -29,6 +29,14 @@ def test_openapi_documents_exactly_the_routes_of_the_template() -> None:
     assert set(spec["components"]["schemas"]) <= refs  # ...and nothing unused is left
 
 
+def test_every_operation_id_is_its_function_s_name() -> None:
+    """Stable, readable operationIds for generated clients: `create_tag`, not one derived from the path."""
+    spec, functions = build_spec(), tpl.functions()
+    for route in tpl.api_routes():
+        operation = spec["paths"][route.path][route.method.lower()]
+        assert operation["operationId"] == functions[route.function].module.split(".")[1], route
+
+
 def test_openapi_main_writes_and_checks_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tags_tools import openapi  # noqa: PLC0415
 
