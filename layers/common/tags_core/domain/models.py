@@ -54,6 +54,7 @@ TypeIn = Annotated[TagType, BeforeValidator(_type_alias)]
 GroupIdIn = Annotated[Annotated[str, Field(min_length=1, max_length=64)] | None, BeforeValidator(_group_alias)]
 ColorIn = Annotated[Annotated[str, Field(max_length=7)] | None, AfterValidator(_color)]
 Description = Annotated[Annotated[str, Field(max_length=MAX_DESCRIPTION)] | None, Field()]
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # RFC 3339, UTC, milliseconds
 
 
 class Model(BaseModel):
@@ -157,8 +158,8 @@ class Tag(Model):
     usage: Usage
     account: Account
     version: int
-    created_at: str
-    updated_at: str
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class TagRef(Model):
@@ -206,8 +207,8 @@ class Group(Model):
     tag_count: int
     account: Account
     version: int
-    created_at: str
-    updated_at: str
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class AttachRequest(StrictModel):
@@ -226,7 +227,7 @@ class ObjectRef(Model):
 class TaggedObject(Model):
     kind: Kind
     id: str
-    attached_at: str
+    attached_at: Timestamp
 
 
 class MergeRequest(StrictModel):

@@ -14,6 +14,7 @@ from tags_core.domain.models import (
     ObjectRef,
     Tag,
     TaggedObject,
+    Timestamp,
 )
 
 
@@ -68,7 +69,7 @@ class ErrorEntry(Model):
 class ErrorEnvelope(Model):
     status: int
     description: str
-    response_time: str
+    response_time: Timestamp
     request_id: str
     errors: list[ErrorEntry]
 
