@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tags_core.errors import PreconditionFailed
+from tags_core.store.groups import GroupStore
 from tests.helpers import (
     MISSING_ID,
     RFC3339_UTC,
@@ -218,6 +220,26 @@ def test_patch_honours_if_match_and_answers_the_new_etag(invoke: Invoke) -> None
     again = invoke("PATCH", f"/tag-groups/{made['id']}", body={"name": "Ops 2"}, headers={"If-Match": '"1"'})
     assert_error(again, 412, "precondition_failed", "If-Match")
     assert get_group(invoke, made["id"])["name"] == "Ops"
+
+
+def test_delete_honours_if_match(invoke: Invoke) -> None:
+    made = new_group(invoke, "Ops")
+    invoke("PATCH", f"/tag-groups/{made['id']}", body={"description": "v2"})
+    stale = invoke("DELETE", f"/tag-groups/{made['id']}", headers={"If-Match": '"1"'})
+    assert_error(stale, 412, "precondition_failed", "If-Match")
+    assert get_group(invoke, made["id"])["version"] == 2
+    deleted = invoke("DELETE", f"/tag-groups/{made['id']}", headers={"If-Match": '"2"'})
+    assert deleted.status == 200 and deleted.data["deleted"] is True
+
+
+def test_a_delete_that_read_the_group_before_a_rename_is_refused_not_a_500(invoke: Invoke, tenant: Any) -> None:
+    made = new_group(invoke, "Before")
+    read_before = dict(made)
+    assert invoke("PATCH", f"/tag-groups/{made['id']}", body={"name": "After"}).status == 200
+    with pytest.raises(PreconditionFailed):
+        GroupStore().delete_group(tenant.id, read_before)  # what a delete racing the rename sends
+    assert get_group(invoke, made["id"])["name"] == "After"
+    assert invoke("DELETE", f"/tag-groups/{made['id']}").status == 200  # read again: deleted
 
 
 def test_tag_count_follows_tags_joining_leaving_and_being_deleted(invoke: Invoke) -> None:

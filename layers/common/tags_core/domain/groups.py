@@ -74,14 +74,17 @@ def patch_group(principal: Principal, group_id: str, body: GroupPatch,
     raise PreconditionFailed("The group is changing too fast; read it again.")  # pragma: no cover
 
 
-def delete_group(principal: Principal, group_id: str, *, ungroup: bool) -> dict[str, Any]:
-    """Delete a group. With `ungroup`, its tags first become free-standing, in transactions of 98 tags.
+def delete_group(principal: Principal, group_id: str, *, ungroup: bool,
+                 expected_version: int | None = None) -> dict[str, Any]:
+    """Delete a group. With `ungroup`, its tags first become free-standing, in transactions of 98 tags; with
+    If-Match (`expected_version`), nothing happens unless the group is at that version.
 
     The group index only finds candidates (it is eventually consistent); each tag is re-read consistently and
     moved on its current version, and the group's exact tag count says when every tag has left.
     """
     repo, tags = GroupStore(), TagStore()
     group = get_group(principal, group_id, consistent=True)
+    expect_version(group, expected_version, "group")
     deadline = time.monotonic() + UNGROUP_BUDGET_SECONDS
     while ungroup and int(group.get("tag_count", 0)) > 0:
         candidates = tags.group_members(principal.tenant, group_id, UNGROUP_CHUNK)
@@ -95,8 +98,22 @@ def delete_group(principal: Principal, group_id: str, *, ungroup: bool) -> dict[
         else:
             time.sleep(0.1)  # the index has not caught up with the latest tags of the group yet
         group = get_group(principal, group_id, consistent=True)
-    repo.delete_group(principal.tenant, group)
+    _delete_on_version(repo, principal, group, expected_version)
     return {"id": group_id, "object": "tag_group", "deleted": True}
+
+
+def _delete_on_version(repo: GroupStore, principal: Principal, group: dict[str, Any],
+                       expected_version: int | None) -> None:
+    """The delete, conditional on the version read: a group renamed meanwhile is read again and the delete
+    retried, unless If-Match named the version (then 412)."""
+    for attempt in range(UPDATE_ATTEMPTS):
+        try:
+            repo.delete_group(principal.tenant, group)
+            return
+        except PreconditionFailed:
+            if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:
+                raise
+            group = get_group(principal, group["id"], consistent=True)
 
 
 def list_groups(principal: Principal, window: Window, *, q: str | None, sort: str) -> Listing:

@@ -69,12 +69,14 @@ class GroupStore(Table):
             raise
 
     def delete_group(self, tenant: str, group: dict[str, Any]) -> None:
-        """Delete an empty group. A group that still holds tags answers 409 group_not_empty."""
+        """Delete an empty group at the version read. A group that still holds tags answers 409 group_not_empty;
+        one changed since it was read (renamed: its name lock moved) 412."""
         transaction = Transaction()
         transaction.add("group", {"Delete": {
             "Key": group_key(tenant, group["id"]),
-            "ConditionExpression": "attribute_exists(PK) AND (attribute_not_exists(tag_count) OR tag_count = :zero)",
-            "ExpressionAttributeValues": {":zero": {"N": "0"}},
+            "ConditionExpression": "attribute_exists(PK) AND version = :version "
+                                   "AND (attribute_not_exists(tag_count) OR tag_count = :zero)",
+            "ExpressionAttributeValues": {":zero": {"N": "0"}, ":version": {"N": str(group["version"])}},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         transaction.add("lock", {"Delete": {"Key": name_lock_key(tenant, GROUP_LOCKS, group["name"]),
                                             "ConditionExpression": "group_id = :id",
@@ -86,9 +88,11 @@ class GroupStore(Table):
             old = exc.old_item("group") if exc.failed("group") else None
             if exc.failed("group") and old is None:
                 raise NotFound("No such tag group.") from exc
-            if old is not None:
+            if old is not None and int(old.get("tag_count", 0)) > 0:
                 raise Conflict("The group still holds tags; move them first or pass ungroup=true.",
                                code="group_not_empty", tag_count=int(old.get("tag_count", 0))) from exc
+            if old is not None or exc.failed("lock"):
+                raise PreconditionFailed("The group was changed by another request; read it again.") from exc
             raise
 
     def ungroup_tags(self, tenant: str, group_id: str, tags: list[dict[str, Any]], now: str, actor: str) -> None:
