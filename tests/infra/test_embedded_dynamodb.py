@@ -212,8 +212,9 @@ def test_a_query_reads_its_partition_only_and_answers_as_before(server: Embedded
     assert [i["SK"]["S"] for i in by_name["Items"]] == ["c", "b", "a"]
     for sk in ("a", "b", "c"):
         dynamodb.delete_item(TableName=table, Key=key("mine", sk))
+    assert "Item" not in dynamodb.get_item(TableName=table, Key=key("never-written"))
     partitions = {k.value for k in dynamodb_backends["123456789012"][REGION].tables[table].items}
-    assert "mine" not in partitions and len(partitions) == 2000  # no empty partition left behind
+    assert not {"mine", "never-written"} & partitions and len(partitions) == 2000  # no empty partition left behind
 
 
 def test_a_transaction_repeated_with_its_client_request_token_is_not_applied_twice(clients: tuple[Any, Any],

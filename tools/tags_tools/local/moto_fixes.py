@@ -27,8 +27,9 @@ writes through `make run`):
 6. Query. moto answers every Query by sorting every item of the table (DynamoType comparisons in Python) and then
    filtering: each Query costs O(n log n) in the table's size (measured: 14 ms at 1,500 items, 34 ms at 2,000).
    DynamoDB reads one partition. Here a Query on the table reads only its partition; a Query on an index still
-   filters every item (moto keeps no index), but skips the sort moto redoes on the results anyway. Deleting an
-   item no longer leaves its partition behind as an empty entry.
+   filters every item (moto keeps no index), but skips the sort moto redoes on the results anyway. Neither reading
+   a missing item nor deleting the last item of a partition leaves the partition behind as an empty entry (moto's
+   item map is a defaultdict: every GetItem of a missing partition added one, for good).
 7. Client request tokens. DynamoDB answers a TransactWriteItems repeated with the same ClientRequestToken within
    10 minutes as a success without applying it again (the SDK repeats a transaction after a timeout), and a token
    reused with other actions with IdempotentParameterMismatchException; moto ignores the token and applies the
@@ -197,7 +198,7 @@ def _shard_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
     offset = start - int(self.starting_sequence_number)
     if offset < 0:
         raise _error("TrimmedDataAccessException",
-                            f"Records before sequence number {self.starting_sequence_number} have been trimmed.")
+                     f"Records before sequence number {self.starting_sequence_number} have been trimmed.")
     records = [record.to_json() for record in self.items[offset:offset + quantity]]
     if records:
         self.tags_delivered_upto = max(getattr(self, "tags_delivered_upto", 0), start + len(records))
@@ -231,7 +232,7 @@ def _wrap_get_records(original: Any) -> Any:
         if iterator is None or getattr(iterator, "tags_created", 0) < time.monotonic() - ITERATOR_LIFETIME:
             self.shard_iterators.pop(iterator_arn, None)
             raise _error("ExpiredIteratorException", "Iterator expired. The iterator was created over 15 "
-                                "minutes ago, or is not one this stream handed out.")
+                         "minutes ago, or is not one this stream handed out.")
         return original(self, iterator_arn, limit)
 
     return get_records
@@ -341,6 +342,15 @@ def _wrap_query(original: Any) -> Any:
     return query
 
 
+def _wrap_get_item(original: Any) -> Any:
+    def get_item(self: Any, hash_key: Any, range_key: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if range_key and hash_key not in self.items:  # moto's lookup would add an empty partition (a defaultdict)
+            return None
+        return original(self, hash_key, range_key, *args, **kwargs)
+
+    return get_item
+
+
 def _wrap_delete_item(original: Any) -> Any:
     def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
         try:
@@ -400,7 +410,8 @@ def _install() -> None:
     if _require(models, "copy") is not copy:
         raise UnsupportedMoto("moto.dynamodb.models no longer backs up tables with copy.deepcopy")
     checked: tuple[tuple[Any, str], ...] = (
-        (StreamShard, "get"), (StreamShard, "add"), (Table, "delete_item"), (Table, "query"), (Table, "all_items"),
+        (StreamShard, "get"), (StreamShard, "add"), (Table, "get_item"), (Table, "delete_item"), (Table, "query"),
+        (Table, "all_items"),
         (DynamoDBStreamsBackend, "get_records"),
         (models.DynamoDBBackend, "transact_write_items"), (DynamoResult, "execute_result"),
         (DynamoHandler, "transact_write_items"))
@@ -412,6 +423,7 @@ def _install() -> None:
          _wrap_transactions(models.DynamoDBBackend.transact_write_items)),
         (StreamShard, "get", _shard_get),
         (Table, "query", _wrap_query(Table.query)),
+        (Table, "get_item", _wrap_get_item(Table.get_item)),
         (Table, "delete_item", _wrap_delete_item(Table.delete_item)),
         (ShardIterator, "__init__", _wrap_iterator_init(ShardIterator.__init__)),
         (DynamoDBStreamsBackend, "get_records", _wrap_get_records(DynamoDBStreamsBackend.get_records)),
