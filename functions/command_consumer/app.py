@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from tags_core.flows.commands import handle_message
+from tags_core.observability import observed
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 SAFETY_MARGIN_SECONDS = 2.0  # a rate-limited write waits for its next window only while this much time is left
@@ -21,6 +22,7 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     handle_message(record.body, record.message_id, deadline=deadline)
 
 
+@observed("command_consumer")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                       context=context)

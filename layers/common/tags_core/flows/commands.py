@@ -20,13 +20,13 @@ queue's maxReceiveCount.
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from tags_core import outcomes
 from tags_core.domain import attachments
 from tags_core.domain.accounts import TENANT_PATTERN
 from tags_core.domain.attachments import MAX_PER_CALL
@@ -35,9 +35,8 @@ from tags_core.domain.models import MAX_RAW_NAME, AttachRequest
 from tags_core.domain.objects import KIND_OF_PLURAL, OBJECT_ID
 from tags_core.errors import DomainError, InvalidInput, NotFound, RateLimited, validation_entries
 from tags_core.ids import looks_like_id
+from tags_core.observability import logger
 from tags_core.store.repository import Repository
-
-logger = logging.getLogger("tags.commands")
 
 ACTOR_PREFIX = "queue:"
 _PLURAL = {**{kind: kind for kind in KIND_OF_PLURAL}, **{single: plural for plural, single in KIND_OF_PLURAL.items()}}
@@ -130,7 +129,14 @@ def handle_message(body: str, message_id: str, *, deadline: float | None = None)
     try:
         result = apply_command(parse_command(body), message_id, deadline=deadline)
     except DomainError as exc:
-        logger.warning("command %s refused: %s", message_id, exc.entries())
+        outcomes.count(outcomes.COMMANDS_FAILED)
+        logger.warning("command refused", extra={"message_id": message_id, "errors": exc.entries()})
         raise
-    logger.info("command %s applied to %s/%s", message_id, result["kind"], result["object_id"])
+    except Exception:
+        outcomes.count(outcomes.COMMANDS_FAILED)
+        logger.exception("command failed", extra={"message_id": message_id})
+        raise
+    outcomes.count(outcomes.COMMANDS_APPLIED)
+    logger.info("command applied", extra={"message_id": message_id, "tenant": result["tenant"],
+                                          "kind": result["kind"], "object_id": result["object_id"]})
     return result
