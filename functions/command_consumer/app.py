@@ -19,7 +19,9 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     if lambda_context is not None:
         left = lambda_context.get_remaining_time_in_millis() / 1000
         deadline = time.monotonic() + left - SAFETY_MARGIN_SECONDS
-    handle_message(record.body, record.message_id, deadline=deadline)
+    command_id = record.message_attributes["command_id"]  # set by a redrive (tags-admin): the original id
+    handle_message(record.body, record.message_id, command_id=command_id.string_value if command_id else None,
+                   deadline=deadline)
 
 
 @observed("command_consumer")
