@@ -20,6 +20,7 @@ KINDS: tuple[Kind, ...] = ("conversation", "customer", "comment")
 TYPE_ALIASES = {1: "tag", 2: "goal", 3: "miss"}
 MAX_DESCRIPTION = 500
 MAX_RAW_NAME = 1024  # bound the work before normalisation; the rule itself is 255 after it
+MAX_TAGS_PER_OBJECT = 100  # also the highest useful max_per_object of a group
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -178,11 +179,16 @@ class BatchResult(Model):
     errors: list[ItemError]
 
 
+MaxPerObject = Annotated[Annotated[int, Field(ge=1, le=MAX_TAGS_PER_OBJECT)] | None, Field(description=(
+    "How many of the group's tags one object may carry; null: no limit, 1: exclusive (one per object)."))]
+
+
 class GroupCreate(StrictModel):
     """Body of POST /tag-groups."""
 
     name: Name
     description: Description = None
+    max_per_object: MaxPerObject = None
 
 
 class GroupPatch(StrictModel):
@@ -190,6 +196,7 @@ class GroupPatch(StrictModel):
 
     name: Name | None = None
     description: Description = None
+    max_per_object: MaxPerObject = None
 
     @model_validator(mode="after")
     def _name_not_null(self) -> GroupPatch:
@@ -205,6 +212,7 @@ class Group(Model):
     name_slug: str
     description: str | None
     tag_count: int
+    max_per_object: int | None = None
     account: Account
     version: int
     created_at: Timestamp
@@ -217,6 +225,9 @@ class AttachRequest(StrictModel):
     tags: list[Name] = Field(default_factory=list, max_length=50)
     tag_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
     create_missing: bool = True
+    replace_in_group: bool = Field(default=False, description=(
+        "When a tag would take its group over the group's max_per_object on this object, detach the object's "
+        "other tags of that group in the same write (instead of 409 group_limit)."))
 
 
 class ObjectRef(Model):

@@ -41,10 +41,11 @@ NAME_ORDER = "GSI1SK"  # the name-order sort key of a tag or group (a `q` filter
 GROUP_PARTITION = "GSI2PK"
 TYPE_PARTITION = "GSI3PK"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
+LAST_SOURCE = "last_source"  # on a tag set: what made its last write (api, queue, bulk, merge, cleanup)
 
 # Item attributes that are storage detail, never part of a domain object.
 STORAGE_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", ITEM_TYPE, "tenant",
-                 "name_key", EXPIRES_AT, "updated_by", "merge_sources"}
+                 "name_key", EXPIRES_AT, "updated_by", "merge_sources", LAST_SOURCE}
 
 Key = dict[str, Any]
 
@@ -186,10 +187,11 @@ def group_name_item(tenant: str, group: dict[str, Any]) -> dict[str, Any]:
 
 
 def tag_set_item(tenant: str, kind: str, object_id: str, tags: dict[str, str], version: int, updated_at: str,
-                 actor: str) -> dict[str, Any]:
+                 actor: str, source: str) -> dict[str, Any]:
+    """An object's tag set; `updated_by` (the actor) and `last_source` say who made this write, and through what."""
     return {**tag_set_key(tenant, kind, object_id),
             **to_item({ITEM_TYPE: TAG_SET, "tenant": tenant, "kind": kind, "object_id": object_id, "tags": tags,
-                       "version": version, "updated_at": updated_at, "updated_by": actor})}
+                       "version": version, "updated_at": updated_at, "updated_by": actor, LAST_SOURCE: source})}
 
 
 def reverse_item(tenant: str, tag_id: str, kind: str, object_id: str, attached_at: str) -> dict[str, Any]:
