@@ -157,6 +157,7 @@ class Tag(Model):
     color: str | None
     description: str | None
     usage: Usage
+    archived_at: Timestamp | None = None
     account: Account
     version: int
     created_at: Timestamp

@@ -39,6 +39,7 @@ LOCAL_BUS = "local"
 MAX_ENTRIES = 10  # PutEvents accepts at most 10 entries per call
 PUT_ATTEMPTS = 3  # entries EventBridge did not accept are sent again this often before the record fails
 TAG_FIELDS = ("name", "type", "group_id", "applies_to", "color", "description")  # what a client can change
+TAG_CHANGES = (*TAG_FIELDS, "archived_at")  # what tag.updated reports: also an archive or a restore
 GROUP_FIELDS = ("name", "description")
 
 Event = tuple[str, dict[str, Any]]  # (detail-type, detail)
@@ -101,7 +102,7 @@ def _tag_events(old: Image, new: Image, base: Callable[..., dict[str, Any]]) -> 
             return [("tag.merged", base(**ids, into=old["merged_into"], name=old.get("name")))]
         return [("tag.deleted", base(**ids, name=old.get("name")))]
     assert old is not None and new is not None
-    changes = _changes(old, new, TAG_FIELDS) if _bumped(old, new) else {}
+    changes = _changes(old, new, TAG_CHANGES) if _bumped(old, new) else {}
     return [("tag.updated", base(**ids, changes=changes))] if changes else []
 
 

@@ -41,6 +41,8 @@ NAME_ORDER = "GSI1SK"  # the name-order sort key of a tag or group (a `q` filter
 GROUP_PARTITION = "GSI2PK"
 TYPE_PARTITION = "GSI3PK"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
+ARCHIVED_AT = "archived_at"  # on a tag: when it was archived (null or absent: active)
+ARCHIVED_COUNT = "archived_count"  # on the tenant: how many of its tags are archived
 LAST_SOURCE = "last_source"  # on a tag set: what made its last write (api, queue, bulk, merge, cleanup)
 
 # Item attributes that are storage detail, never part of a domain object.

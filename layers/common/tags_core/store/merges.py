@@ -120,7 +120,7 @@ class MergeStore(TagSetStore):
         transaction.add("alias", {"Put": {
             "Item": tag_name_item(tenant, into["id"], source["name"], alias=True),
             "ConditionExpression": "tag_id = :src", "ExpressionAttributeValues": {":src": {"S": source["id"]}}}})
-        transaction.add("tenant", actions.count(tenant, "tag_count", -1, ":minus"))
+        transaction.add("tenant", actions.tag_count_down(tenant, archived=bool(source.get("archived_at"))))
         if source.get("group_id"):
             transaction.add("group", actions.group_count(tenant, source["group_id"], -1))
         self._commit(transaction)
