@@ -72,9 +72,14 @@ class _Request:
     redirects: dict[str, str] = field(default_factory=dict)  # tags merged away → their target
     charged: bool = False  # the rate-limit charge is taken once per request, by its first committed step
 
-    @property
-    def stamp(self) -> Stamp:
-        return Stamp(self.principal.key_id, self.source)
+    def stamp(self, plan: _Plan | None = None) -> Stamp:
+        """Who writes, through what, and the names of the tags the write moves (for the object's history)."""
+        if plan is None:
+            return Stamp(self.principal.key_id, self.source)
+        moved = [*plan.added, *plan.removed]
+        names = {i: plan.live[i]["name"] for i in moved if i in plan.live}
+        names.update({t["id"]: t["name"] for t in plan.created})
+        return Stamp(self.principal.key_id, self.source, names)
 
 
 @dataclass
@@ -175,7 +180,7 @@ def _step(repo: TagSetStore, request: _Request, plan: _Plan, rate_limit: dict[st
     step = plan.removed[: MAX_ACTIONS - 2]
     repo.write_tag_set(tenant, request.kind, request.object_id, old_version=plan.version, tags={
         i: at for i, at in plan.current.items() if i not in step}, added=[], removed=step, created=[],
-        stamp=request.stamp, rate_limit=rate_limit)
+        stamp=request.stamp(plan), rate_limit=rate_limit)
     request.charged = True
 
 
@@ -191,7 +196,7 @@ def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
         return None
     return repo.write_tag_set(
         principal.tenant, request.kind, request.object_id, old_version=plan.version, tags=plan.new_set,
-        added=plan.added, removed=plan.removed, created=plan.created, stamp=request.stamp,
+        added=plan.added, removed=plan.removed, created=plan.created, stamp=request.stamp(plan),
         rate_limit=rate_limit, kept=plan.kept, guard=plan.guard)
 
 
@@ -304,7 +309,8 @@ def remove_object_tag(principal: Principal, kind: str, object_id: str, tag_id: s
         try:
             version = repo.write_tag_set(
                 principal.tenant, kind, object_id, old_version=version, tags=remaining, added=[],
-                removed=[tag_id] if tag_id in live else [], created=[], stamp=Stamp(principal.key_id, source),
+                removed=[tag_id] if tag_id in live else [], created=[],
+                stamp=Stamp(principal.key_id, source, {tag_id: live[tag_id]["name"]} if tag_id in live else {}),
                 rate_limit=ratelimit.charge(principal.tenant, principal.key_id, kind, object_id))
         except TagSetChanged:
             _backoff(attempt)

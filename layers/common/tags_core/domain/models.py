@@ -256,3 +256,19 @@ class MergeResult(Model):
     dry_run: bool
     status: Literal["dry_run", "merged", "in_progress"]
     moved: Usage | None = None
+
+
+class HistoryTag(Model):
+    id: str
+    name: str | None = Field(description="Its name when the change was recorded (null if it was unknown then).")
+
+
+class HistoryEntry(Model):
+    """One tag attached to or detached from an object (GET /{kind}/{object_id}/tags/history)."""
+
+    at: Timestamp
+    action: Literal["attached", "detached"]
+    tag: HistoryTag
+    actor: str | None = Field(description="The API key id of the write; queue:<message id> for commands; null if "
+                                          "the write recorded none.")
+    source: Literal["api", "queue", "bulk", "merge", "cleanup"]

@@ -10,9 +10,11 @@ from botocore.exceptions import ClientError
 
 from tags_core.clock import now_iso
 from tags_core.names import name_key
-from tags_core.store.codec import from_item
+from tags_core.store.codec import from_item, to_attr
 from tags_core.store.keys import (
     EXPIRES_AT,
+    LAST_SOURCE,
+    MOVED_NAMES,
     TAG_LOCKS,
     TAG_SET,
     group_key,
@@ -117,10 +119,12 @@ class GroupGuard:
 @dataclass(frozen=True)
 class Stamp:
     """Who made a tag-set write and through what (history and change events read it from the stream):
-    `actor` the API key id (or `queue:<message id>`), `source` one of SOURCES."""
+    `actor` the API key id (or `queue:<message id>`), `source` api, queue, bulk (merge and cleanup are the
+    store's own writes), `names` of the tags the write attaches and detaches (tag id → name), when known."""
 
     actor: str
     source: str = "api"
+    names: dict[str, str] = field(default_factory=dict)
 
 
 class TagSetStore(TagStore):
@@ -157,7 +161,8 @@ class TagSetStore(TagStore):
         """
         version = old_version + 1
         guard = guard or GroupGuard()
-        item = tag_set_item(tenant, kind, object_id, tags, version, now_iso(), stamp.actor, stamp.source)
+        item = tag_set_item(tenant, kind, object_id, tags, version, now_iso(), stamp.actor, stamp.source,
+                            stamp.names)
         put: dict[str, Any] = {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
         if old_version:
             put.update(ConditionExpression="version = :v", ExpressionAttributeValues={":v": {"N": str(old_version)}})
@@ -207,16 +212,24 @@ class TagSetStore(TagStore):
         for start in range(0, len(requests), 25):
             list(self._batch("batch_write_item", {self.table: requests[start:start + 25]}))
 
-    def prune_deleted_tag(self, tenant: str, kind: str, object_id: str, tag_id: str) -> None:
-        """Drop a deleted tag from an object's set (it was already hidden from reads) and its reverse entry."""
+    def prune_deleted_tag(self, tenant: str, kind: str, object_id: str, tag: dict[str, Any],
+                          actor: str | None = None) -> None:
+        """Drop a deleted tag from an object's set (it was already hidden from reads) and its reverse entry; the
+        write records the clean-up (source "cleanup", the deleter when known, the tag's name) for the history."""
+        tag_id = tag["id"]
         try:
             self._call("update_item", TableName=self.table, Key=tag_set_key(tenant, kind, object_id),
-                       UpdateExpression="REMOVE #tags.#id SET pruned = :id ADD version :one",
+                       UpdateExpression="REMOVE #tags.#id SET pruned = :id, #source = :cleanup, #names = :names, "
+                                        "updated_at = :now, updated_by = :actor ADD version :one",
                        ConditionExpression="attribute_exists(#tags.#id)",
-                       ExpressionAttributeNames={"#tags": "tags", "#id": tag_id},
+                       ExpressionAttributeNames={"#tags": "tags", "#id": tag_id, "#source": LAST_SOURCE,
+                                                 "#names": MOVED_NAMES},
                        # the version moves so a writer that read the set first retries; `pruned` tells the
                        # stream this write was the clean-up, not a client's detach (the next Put drops it)
-                       ExpressionAttributeValues={":one": {"N": "1"}, ":id": {"S": tag_id}})
+                       ExpressionAttributeValues={":one": {"N": "1"}, ":id": {"S": tag_id},
+                                                  ":cleanup": {"S": "cleanup"}, ":now": {"S": now_iso()},
+                                                  ":names": to_attr({tag_id: tag.get("name")}),
+                                                  ":actor": to_attr(actor)})
         except ClientError as exc:
             if exc.response["Error"]["Code"] != CONDITION_FAILED:
                 raise
