@@ -78,7 +78,7 @@ def test_a_scripted_sequence_yields_exactly_the_expected_history(
     expected = [
         ("attached", b["id"], "Beta", key, "bulk"),
         ("attached", epsilon["id"], "Epsilon", "queue:msg-1", "queue"),
-        ("detached", d["id"], "Delta", None, "cleanup"),
+        ("detached", d["id"], "Delta", key, "cleanup"),  # the deleter, recorded with the delete
         ("attached", d["id"], "Delta", key, "merge"),
         ("detached", c["id"], "Gamma", key, "merge"),
         ("attached", low["id"], "Low", key, "api"),

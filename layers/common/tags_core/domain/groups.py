@@ -114,7 +114,7 @@ def _delete_on_version(repo: GroupStore, principal: Principal, group: dict[str, 
     retried, unless If-Match named the version (then 412)."""
     for attempt in range(UPDATE_ATTEMPTS):
         try:
-            repo.delete_group(principal.tenant, group)
+            repo.delete_group(principal.tenant, group, principal.key_id)
             return
         except PreconditionFailed:
             if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:

@@ -48,7 +48,7 @@ def merge_tag(principal: Principal, source_id: str, into_id: str, *, dry_run: bo
         return report
     try:
         repo.finish_merge(principal.tenant, get_tag(principal, source_id, consistent=True),
-                          get_tag(principal, into_id, consistent=True))
+                          get_tag(principal, into_id, consistent=True), principal.key_id)
     except TagSetChanged:
         raise ServiceUnavailable("The tags changed during the merge; call merge again to finish it.") from None
     report.update(status="merged", moved=moved)

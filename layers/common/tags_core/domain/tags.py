@@ -178,7 +178,7 @@ def delete_tag(principal: Principal, tag_id: str, expected_version: int | None =
         tag = get_tag(principal, tag_id, consistent=read_consistently(attempt, expected_version))
         expect_version(tag, expected_version, "tag")
         try:
-            repo.delete_tag(principal.tenant, tag)
+            repo.delete_tag(principal.tenant, tag, principal.key_id)
         except PreconditionFailed:
             if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:
                 raise

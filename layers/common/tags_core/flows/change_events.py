@@ -141,9 +141,12 @@ _BUILDERS: dict[str, Callable[[Image, Image, Callable[..., dict[str, Any]]], lis
 }
 
 
-def build_events(record: dict[str, Any]) -> list[Event]:
-    """The events one stream record stands for, in order. Pure: the same record always gives the same events."""
+def build_events(record: dict[str, Any], *, deleted_by: str | None = None) -> list[Event]:
+    """The events one stream record stands for, in order. Pure: the same record (and `deleted_by`, who deleted
+    the tag or group a REMOVE record stands for, as the delete recorded it) always gives the same events."""
     old, new = images(record)
+    if old is not None and new is None and deleted_by:
+        old = {**old, "deleted_by": deleted_by}
     item = new or old or {}
     builder = _BUILDERS.get(str(keys.item_type(item)))
     if builder is None:

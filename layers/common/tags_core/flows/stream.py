@@ -36,12 +36,15 @@ def handle_record(record: dict[str, Any]) -> None:
     old, new = images(record)
     item = new or old or {}
     item_type = keys.item_type(item)
+    deleter = None
+    if old is not None and new is None and item_type in (keys.TAG, keys.GROUP):
+        deleter = TagSetStore().deleted_by(old["tenant"], item_type, old["id"])
     if item_type == keys.TAG_SET:
         sync_reverse_index(old, new)
         history.record(old, new)
     elif item_type == keys.TAG and old is not None and new is None:
-        finish_tag_deletion(old)
-    publish(build_events(record))
+        finish_tag_deletion({**old, "deleted_by": deleter})
+    publish(build_events(record, deleted_by=deleter))
 
 
 class SkippedAfterFailure(Exception):

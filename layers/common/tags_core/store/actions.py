@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from tags_core.clock import rfc3339
 from tags_core.errors import DomainError, NotFound, PreconditionFailed
 from tags_core.names import name_key
 from tags_core.store.codec import to_attr
-from tags_core.store.keys import ARCHIVED_COUNT, group_key, meta_key, name_lock_key, tag_index_attrs, tag_key
+from tags_core.store.keys import (
+    ARCHIVED_COUNT,
+    deletion_item,
+    group_key,
+    meta_key,
+    name_lock_key,
+    tag_index_attrs,
+    tag_key,
+)
 from tags_core.store.table import Transaction, TransactionFailed
 
 # The fields of a tag that a tag update writes (usage is moved only by attachments, aliases only by merges).
@@ -20,6 +30,17 @@ def count(tenant: str, counter: str, delta: int, placeholder: str) -> dict[str, 
     """Move one of the tenant's counters (tag_count, group_count)."""
     return {"Update": {"Key": meta_key(tenant), "UpdateExpression": f"ADD {counter} {placeholder}",
                        "ExpressionAttributeValues": {placeholder: {"N": str(delta)}}}}
+
+
+DELETION_KEPT_SECONDS = 7 * 86_400  # longer than the stream keeps a record (24 h), so every retry finds it
+
+
+def record_deletion(tenant: str, kind: str, record_id: str, actor: str) -> dict[str, Any]:
+    """Put, in the delete's own transaction, who deleted a tag or group: the stream's REMOVE record carries only
+    the item as it was, so the stream processor reads this to give the deletion its actor."""
+    now = datetime.now(UTC)
+    return {"Put": {"Item": deletion_item(tenant, kind, record_id, actor, rfc3339(now),
+                                          int(now.timestamp()) + DELETION_KEPT_SECONDS)}}
 
 
 def tag_count_down(tenant: str, *, archived: bool) -> dict[str, Any]:

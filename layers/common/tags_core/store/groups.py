@@ -9,6 +9,7 @@ from tags_core.names import sort_key
 from tags_core.store import actions
 from tags_core.store.codec import to_attr
 from tags_core.store.keys import (
+    GROUP,
     GROUP_LOCKS,
     GROUP_PREFIX,
     INDEX_BY_NAME,
@@ -73,7 +74,7 @@ class GroupStore(Table):
                 renamed=renamed, taken=lambda failed: _taken(failed, "lock"))
             raise
 
-    def delete_group(self, tenant: str, group: dict[str, Any]) -> None:
+    def delete_group(self, tenant: str, group: dict[str, Any], actor: str | None = None) -> None:
         """Delete an empty group at the version read. A group that still holds tags answers 409 group_not_empty;
         one changed since it was read (renamed: its name lock moved) 412."""
         transaction = Transaction()
@@ -87,6 +88,8 @@ class GroupStore(Table):
                                             "ConditionExpression": "group_id = :id",
                                             "ExpressionAttributeValues": {":id": {"S": group["id"]}}}})
         transaction.add("tenant", actions.count(tenant, "group_count", -1, ":minus"))
+        if actor:
+            transaction.add("deletion", actions.record_deletion(tenant, GROUP, group["id"], actor))
         try:
             self._transact(transaction)
         except TransactionFailed as exc:

@@ -22,6 +22,7 @@ GROUP = "group"
 GROUP_NAME = "group_name"
 TAG_SET = "tag_set"  # an object's tags
 REVERSE = "reverse"  # the reverse index: one entry per (tag, object), kept from the stream
+DELETION = "deletion"  # who deleted a tag or group (written with the delete, read by the stream; TTL)
 HISTORY = "history"  # one entry per tag attached to or detached from an object, kept from the stream (TTL)
 
 # --- sort keys and prefixes of the tenant's partition -----------------------------------------------------------
@@ -102,6 +103,11 @@ def reverse_pk(tenant: str, tag_id: str) -> str:
 
 def reverse_key(tenant: str, tag_id: str, kind: str, object_id: str) -> Key:
     return _key(reverse_pk(tenant, tag_id), f"{kind}#{object_id}")
+
+
+def deletion_key(tenant: str, kind: str, record_id: str) -> Key:
+    """The record of who deleted (or merged away) a tag or group: `kind` is the item type, TAG or GROUP."""
+    return _key(tenant_pk(tenant), f"DELETED#{kind}#{record_id}")
 
 
 def history_pk(tenant: str, kind: str, object_id: str) -> str:
@@ -222,4 +228,10 @@ def history_item(tenant: str, kind: str, object_id: str, version: int, n: int, e
     """One history entry (`entry`: at, action, tag_id, name, actor, source), deleted by TTL at `expires_at`."""
     return {**history_key(tenant, kind, object_id, version, n),
             **to_item({**entry, ITEM_TYPE: HISTORY, "tenant": tenant, "kind": kind, "object_id": object_id,
+                       EXPIRES_AT: expires_at})}
+
+
+def deletion_item(tenant: str, kind: str, record_id: str, actor: str, at: str, expires_at: int) -> dict[str, Any]:
+    return {**deletion_key(tenant, kind, record_id),
+            **to_item({ITEM_TYPE: DELETION, "tenant": tenant, "deleted_by": actor, "deleted_at": at,
                        EXPIRES_AT: expires_at})}

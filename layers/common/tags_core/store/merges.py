@@ -8,7 +8,7 @@ from typing import Any
 from tags_core.errors import Conflict
 from tags_core.store import actions
 from tags_core.store.codec import to_attr
-from tags_core.store.keys import LAST_SOURCE, MOVED_NAMES, tag_key, tag_name_item, tag_set_key
+from tags_core.store.keys import LAST_SOURCE, MOVED_NAMES, TAG, tag_key, tag_name_item, tag_set_key
 from tags_core.store.table import TagSetChanged, Transaction, TransactionFailed
 from tags_core.store.tag_sets import TagSetStore
 
@@ -105,7 +105,7 @@ class MergeStore(TagSetStore):
         self._commit(transaction)
         return {"removed": removed, "added": added}
 
-    def finish_merge(self, tenant: str, source: dict[str, Any], into: dict[str, Any]) -> None:
+    def finish_merge(self, tenant: str, source: dict[str, Any], into: dict[str, Any], actor: str | None = None) -> None:
         """Delete the (now unused) source, unpin `into`, and point the source's name at `into` as an alias.
         The aliases the source had are moved first (repoint_aliases), so this transaction stays small."""
         if source.get("aliases"):
@@ -127,6 +127,8 @@ class MergeStore(TagSetStore):
             "Item": tag_name_item(tenant, into["id"], source["name"], alias=True),
             "ConditionExpression": "tag_id = :src", "ExpressionAttributeValues": {":src": {"S": source["id"]}}}})
         transaction.add("tenant", actions.tag_count_down(tenant, archived=bool(source.get("archived_at"))))
+        if actor:
+            transaction.add("deletion", actions.record_deletion(tenant, TAG, source["id"], actor))
         if source.get("group_id"):
             transaction.add("group", actions.group_count(tenant, source["group_id"], -1))
         self._commit(transaction)

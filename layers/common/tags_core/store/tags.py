@@ -16,10 +16,12 @@ from tags_core.store.keys import (
     INDEX_BY_TYPE,
     NAME_ORDER,
     STORAGE_ATTRS,
+    TAG,
     TAG_LOCKS,
     TAG_PREFIX,
     TYPE_PARTITION,
     all_tags,
+    deletion_key,
     name_lock_key,
     tag_item,
     tag_key,
@@ -50,6 +52,12 @@ def _taken(exc: TransactionFailed, name: str) -> Conflict:
 class TagStore(Table):
     def get_tag(self, tenant: str, tag_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         return self._get(tag_key(tenant, tag_id), consistent=consistent, without=STORAGE_ATTRS)
+
+    def deleted_by(self, tenant: str, kind: str, record_id: str) -> str | None:
+        """Who deleted (or merged away) a tag or group (`kind`: its item type), if the delete recorded it and the
+        record has not expired."""
+        record = self._get(deletion_key(tenant, kind, record_id))
+        return None if record is None else record.get("deleted_by")
 
     def get_tags(self, tenant: str, tag_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Live tags by id (deleted ones are simply absent)."""
@@ -114,7 +122,7 @@ class TagStore(Table):
                 raise GroupMissing() from exc
             raise
 
-    def delete_tag(self, tenant: str, tag: dict[str, Any]) -> None:
+    def delete_tag(self, tenant: str, tag: dict[str, Any], actor: str | None = None) -> None:
         aliases = list(tag.get("aliases", []))
         transaction = Transaction()
         transaction.add("tag", {"Delete": {
@@ -123,6 +131,8 @@ class TagStore(Table):
             "ExpressionAttributeValues": {":v": {"N": str(tag["version"])}},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         transaction.add("lock", _free_lock(tenant, tag["id"], tag["name"]))
+        if actor:
+            transaction.add("deletion", actions.record_deletion(tenant, TAG, tag["id"], actor))
         transaction.add("tenant", actions.tag_count_down(tenant, archived=bool(tag.get("archived_at"))))
         if tag.get("group_id"):
             transaction.add("group", actions.group_count(tenant, tag["group_id"], -1))
@@ -204,4 +214,5 @@ def add_new_tags(transaction: Transaction, tenant: str, tags: list[dict[str, Any
             transaction.add(f"new:{n}", {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}})
     if tags:
         transaction.add("tenant", actions.count(tenant, "tag_count", len(tags), ":n"))
+
 
