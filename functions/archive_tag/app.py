@@ -10,7 +10,7 @@ app = build_app()
 
 
 @app.post("/tags/<tag_id>/archive", operation_id="archive_tag", summary="Archive a tag", tags=["Tags"],
-          responses=responses(200, TagEnvelope, 404, 412))
+          responses=responses(200, TagEnvelope, 404))
 def archive_tag(tag_id: str):
     return versioned(tags.set_archived(principal(), tag_id, archived=True))
 

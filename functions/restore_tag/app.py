@@ -10,7 +10,7 @@ app = build_app()
 
 
 @app.post("/tags/<tag_id>/restore", operation_id="restore_tag", summary="Restore an archived tag", tags=["Tags"],
-          responses=responses(200, TagEnvelope, 404, 412))
+          responses=responses(200, TagEnvelope, 404))
 def restore_tag(tag_id: str):
     return versioned(tags.set_archived(principal(), tag_id, archived=False))
 
