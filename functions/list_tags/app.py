@@ -25,12 +25,15 @@ def list_tags(
     group_id: Annotated[str | None, Query(min_length=1, max_length=64, description="A group id, or null")] = None,
     applies_to: Annotated[Literal["conversation", "customer", "comment"] | None, Query()] = None,
     sort: Sort = "name",
+    archived: Annotated[Literal["false", "true", "all"], Query(
+        description="Archived tags: hidden (false), only them (true), or listed with the others (all)")] = "false",
 ):
     tag_type = {"1": "tag", "2": "goal", "3": "miss"}.get(type or "", type)
     return paged(PageRequest.of(limit, page, cursor),
-                 {"q": q, "type": tag_type, "group_id": group_id, "applies_to": applies_to, "sort": sort},
+                 {"q": q, "type": tag_type, "group_id": group_id, "applies_to": applies_to, "sort": sort,
+                  "archived": None if archived == "false" else archived},
                  lambda window: tags.list_tags(principal(), window, q=q, tag_type=tag_type, group_id=group_id,
-                                               applies_to=applies_to, sort=sort))
+                                               applies_to=applies_to, sort=sort, archived=archived))
 
 
 lambda_handler = handler(app)

@@ -142,9 +142,9 @@ def test_tag_lifecycle(invoke: Any, tenant: Any, settle: Callable[[], Received])
     assert invoke("DELETE", f"/tags/{tag['id']}").status == 200
     received = settle()
     assert types(received) == ["tag.deleted"]
-    # The delete records no author on the item (the stream's REMOVE has only the old image): actor is null.
+    # The stream's REMOVE has only the old image; the delete records its author beside it (a deletion item).
     assert common(only(received, "tag.deleted")) == {"tenant": "acme", "tag_id": tag["id"], "name": "Warm Lead",
-                                                      "actor": None}
+                                                      "actor": tenant.write_key_id}
 
 
 def test_attach_detach_and_replace(invoke: Any, tenant: Any, settle: Callable[[], Received]) -> None:
@@ -204,7 +204,7 @@ def test_group_lifecycle_and_ungroup(invoke: Any, tenant: Any, settle: Callable[
     assert only(received, "tag.updated")["changes"] == {"group_id": {"old": group["id"], "new": None}}
     assert only(received, "tag.updated")["tag_id"] == tag["id"]
     assert common(only(received, "tag_group.deleted")) == {"tenant": "acme", "group_id": group["id"],
-                                                           "name": "Sales", "actor": None}
+                                                           "name": "Sales", "actor": tenant.write_key_id}
 
 
 def test_merge(invoke: Any, tenant: Any, settle: Callable[[], Received]) -> None:
@@ -223,7 +223,8 @@ def test_merge(invoke: Any, tenant: Any, settle: Callable[[], Received]) -> None
     assert types(received) == ["tag.attached", "tag.detached", "tag.detached", "tag.merged"], (
         "marking, pinning and aliasing are not tag changes")
     assert common(only(received, "tag.merged")) == {"tenant": "acme", "tag_id": source["id"], "into": into["id"],
-                                                    "name": "Hot", "actor": None}
+                                                    "name": "Hot", "actor": tenant.write_key_id}
+    assert {d["actor"] for t, d in received if t in ("tag.attached", "tag.detached")} == {tenant.write_key_id}
 
 
 def test_a_retried_post_publishes_once(invoke: Any, settle: Callable[[], Received]) -> None:

@@ -154,6 +154,9 @@ ROUTE_LIST = {
     "remove-object-tag": Route("DELETE", "/conversations/c-1/tags/{tag}", None, 200, "TransactWriteItems"),
     "list-tag-objects": Route("GET", "/tags/{tag}/objects", None, 200, "Query", stream=True),
     "merge-tag": Route("POST", "/tags/{other}/merge", {"into": "{tag}"}, 200, "TransactWriteItems", stream=True),
+    "archive-tag": Route("POST", "/tags/{other}/archive", None, 200, "TransactWriteItems"),
+    "restore-tag": Route("POST", "/tags/{other}/restore", None, 200, "GetItem"),
+    "list-object-history": Route("GET", "/conversations/c-1/tags/history", None, 200, "Query", stream=True),
 }
 STORE_ERRORS = [*THROTTLES, "InternalServerError"]
 CONTENTION = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]

@@ -328,6 +328,15 @@ CASES = [
                       body=lambda w: {"into": w.other}), id="merge-dry-run-not-bool"),
     pytest.param(Case("DELETE", "/tag-groups/{group}", 400, "invalid_type", "ungroup",
                       query={"ungroup": "yes please"}), id="ungroup-not-bool"),
+    # --- issue 15: archive, restore, an object's history --------------------------------------------------------
+    pytest.param(Case("POST", "/tags/{foreign_tag}/archive", 404, "not_found"), id="archive-foreign-tag"),
+    pytest.param(Case("POST", "/tags/..%2F{tag}/restore", 404, "not_found"), id="restore-traversal"),
+    pytest.param(Case("GET", "/conversations/c%23SET/tags/history", 400, "invalid_value", "object_id"),
+                 id="history-key-injection"),
+    pytest.param(Case("GET", "/conversations/c-1/tags/history", 400, "invalid_cursor", "cursor",
+                      query=lambda w: {"cursor": w.tags_cursor}), id="cursor-of-tags-on-history"),
+    pytest.param(Case("GET", "/tags", 400, "invalid_choice", "archived", query={"archived": "1 OR 1=1"}),
+                 id="archived-filter-sql"),
     # --- content types and sizes --------------------------------------------------------------------------------
     pytest.param(Case("POST", "/tags", 415, "unsupported_media_type", body='{"name": "x"}',
                       headers={"Content-Type": "text/plain"}), id="ct-text-plain"),

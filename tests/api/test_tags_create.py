@@ -45,7 +45,8 @@ def test_create_answers_201_with_the_whole_tag_and_defaults(invoke: Invoke, tena
     assert {k: v for k, v in tag.items() if k not in ("id", "created_at", "updated_at")} == {
         "object": "tag", "name": "Hot Lead", "name_slug": "hot-lead", "type": "tag", "group_id": None,
         "applies_to": DEFAULT_APPLIES, "color": None, "description": None,
-        "usage": {"conversation": 0, "customer": 0, "comment": 0}, "account": {"id": tenant.id}, "version": 1,
+        "usage": {"conversation": 0, "customer": 0, "comment": 0}, "archived_at": None, "account": {"id": tenant.id},
+        "version": 1,
     }
     assert get_tag(invoke, tag["id"]) == tag
 

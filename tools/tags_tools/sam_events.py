@@ -46,6 +46,7 @@ def seed() -> None:
     from tags_core.names import slugify  # noqa: PLC0415
     from tags_core.store.repository import Repository  # noqa: PLC0415
     from tags_core.store.table import TagSetChanged, TransactionFailed  # noqa: PLC0415
+    from tags_core.store.tag_sets import Stamp  # noqa: PLC0415
 
     repo = Repository()
     with contextlib.suppress(Conflict):
@@ -74,7 +75,7 @@ def seed() -> None:
     if not repo.get_tag_set(TENANT, kind, object_id):
         with contextlib.suppress(TagSetChanged, NotFound):
             repo.write_tag_set(TENANT, kind, object_id, old_version=0, tags={TAG_ID: now}, added=[TAG_ID],
-                               removed=[], created=[], actor=KEY_ID, rate_limit=None)
+                               removed=[], created=[], stamp=Stamp(KEY_ID), rate_limit=None)
     # The reverse index entry the stream processor would write (where none runs, e.g. a bare DynamoDB Local).
     repo.write_reverse_entries(TENANT, kind, object_id, added={TAG_ID: now}, removed=[])
 

@@ -19,6 +19,8 @@ class Settings(BaseModel):
     rate_limit_window_seconds: int = Field(default=10, alias="RATE_LIMIT_WINDOW_SECONDS", ge=1)
     # Where change events go (tags_core.events): an EventBridge bus name or ARN; unset or "local": the log.
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME", max_length=1600)
+    # How long each object's tag history is kept (the stream processor sets the entries' TTL from it).
+    history_retention_days: int = Field(default=90, alias="HISTORY_RETENTION_DAYS", ge=1, le=3650)
     events_file: str | None = Field(default=None, alias="EVENTS_FILE")  # locally, also appended here (JSON lines)
 
 

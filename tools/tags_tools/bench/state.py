@@ -80,12 +80,14 @@ class State:
     def seed_tag_sets(self, kind: str, object_ids: list[str], tag_ids: list[str]) -> None:
         """Objects carrying `tag_ids`, committed like the service does (usage counts move with the set)."""
         from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
+        from tags_core.store.tag_sets import Stamp  # noqa: PLC0415
 
         repo = self.service.repository()
         for object_id in object_ids:
             now = rfc3339_now()
             repo.write_tag_set(self.tenant, kind, object_id, old_version=0, tags=dict.fromkeys(tag_ids, now),
-                               added=list(tag_ids), removed=[], created=[], actor=self.key_id, rate_limit=None)
+                               added=list(tag_ids), removed=[], created=[], stamp=Stamp(self.key_id),
+                               rate_limit=None)
 
     def seed_reverse(self, tag_id: str, kind: str, object_ids: list[str]) -> None:
         from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415

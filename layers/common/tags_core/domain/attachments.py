@@ -15,7 +15,7 @@ from typing import Any
 
 from tags_core import outcomes
 from tags_core.clock import now_iso
-from tags_core.domain import ratelimit
+from tags_core.domain import group_limits, ratelimit
 from tags_core.domain.identity import Principal
 from tags_core.domain.listing import Listing
 from tags_core.domain.models import KINDS, AttachRequest
@@ -24,8 +24,9 @@ from tags_core.domain.tags import get_tag, present
 from tags_core.errors import InvalidInput, PreconditionFailed, ServiceUnavailable
 from tags_core.ids import looks_like_id, new_id
 from tags_core.names import name_key, slugify
+from tags_core.store.groups import GroupStore
 from tags_core.store.table import TagSetChanged
-from tags_core.store.tag_sets import AttachRefused, RateLimitExceeded, TagSetStore
+from tags_core.store.tag_sets import AttachRefused, GroupGuard, RateLimitExceeded, Stamp, TagSetStore
 
 MAX_PER_CALL = 50
 MAX_PER_OBJECT = 100
@@ -67,13 +68,25 @@ class _Request:
     ids: list[str]
     replace: bool
     create_missing: bool
+    replace_in_group: bool = False
+    source: str = "api"
     redirects: dict[str, str] = field(default_factory=dict)  # tags merged away → their target
     charged: bool = False  # the rate-limit charge is taken once per request, by its first committed step
+
+    def stamp(self, plan: _Plan | None = None) -> Stamp:
+        """Who writes, through what, and the names of the tags the write moves (for the object's history)."""
+        if plan is None:
+            return Stamp(self.principal.key_id, self.source)
+        moved = [*plan.added, *plan.removed]
+        names = {i: plan.live[i]["name"] for i in moved if i in plan.live}
+        names.update({t["id"]: t["name"] for t in plan.created})
+        return Stamp(self.principal.key_id, self.source, names)
 
 
 @dataclass
 class _Plan:
-    """The change one attempt commits, from the tag set and name locks it read."""
+    """The change one attempt commits, from the tag set and name locks it read (and, when it changes anything,
+    the live tags of the set and of those added, with the group guard the write checks)."""
 
     version: int
     current: dict[str, str]
@@ -82,6 +95,8 @@ class _Plan:
     kept: list[str]
     removed: list[str]
     new_set: dict[str, str]
+    live: dict[str, dict[str, Any]] = field(default_factory=dict)
+    guard: GroupGuard | None = None
 
 
 def _plan(repo: TagSetStore, request: _Request, tag_set: dict[str, Any] | None, locks: dict[str, str]) -> _Plan:
@@ -101,18 +116,50 @@ def _plan(repo: TagSetStore, request: _Request, tag_set: dict[str, Any] | None, 
     removed = [i for i in current if i not in wanted and i not in created_ids] if request.replace else []
     new_set = {i: at for i, at in current.items() if i not in removed}
     new_set.update({i: now for i in added}, **{t["id"]: now for t in created})
-    if len(new_set) > MAX_PER_OBJECT:
-        live = repo.get_tags(principal.tenant, list(new_set))  # drop ids of tags deleted since they were attached
-        new_set = {i: at for i, at in new_set.items() if i in live or i in created_ids}
-        removed = [i for i in removed if i in live]
-        if len(new_set) > MAX_PER_OBJECT:
+    version = int(tag_set["version"]) if tag_set else 0
+    plan = _Plan(version, current, created, added, kept, removed, new_set)
+    if added or removed or created:
+        plan.live = repo.get_tags(principal.tenant, [*current, *added])
+        if added:
+            _group_limits(repo, request, plan, set(wanted))
+        _bounded(plan, created_ids)
+    return plan
+
+
+def _group_limits(repo: TagSetStore, request: _Request, plan: _Plan, asked: set[str]) -> None:
+    """Apply the groups' max_per_object (reading the groups the added tags belong to, if any)."""
+    involved = group_limits.groups_of(plan.live, plan.added)
+    groups = GroupStore().get_groups(request.principal.tenant, involved) if involved else {}
+    detach, plan.guard = group_limits.apply_limits(plan.live, groups, plan.new_set, asked, plan.added,
+                                                   request.replace_in_group)
+    for tag_id in detach:
+        plan.new_set.pop(tag_id, None)
+        if tag_id not in plan.removed:
+            plan.removed.append(tag_id)
+
+
+def _bounded(plan: _Plan, created_ids: set[str]) -> None:
+    """At most MAX_PER_OBJECT tags (ids of tags deleted since they were attached do not count); only live tags
+    have a usage to move down."""
+    if len(plan.new_set) > MAX_PER_OBJECT:
+        plan.new_set = {i: at for i, at in plan.new_set.items() if i in plan.live or i in created_ids}
+        if len(plan.new_set) > MAX_PER_OBJECT:
             raise InvalidInput(f"An object carries at most {MAX_PER_OBJECT} tags.", field="tags",
                                code="too_many_tags")
-    if removed and len(new_set) <= MAX_PER_OBJECT:
-        live_ids = repo.get_tags(principal.tenant, removed)  # a deleted tag has no usage left to move
-        removed = [i for i in removed if i in live_ids]
-    version = int(tag_set["version"]) if tag_set else 0
-    return _Plan(version, current, created, added, kept, removed, new_set)
+    plan.removed = [i for i in plan.removed if i in plan.live]
+
+
+def _answer(request: _Request, plan: _Plan, version: int) -> ObjectTags:
+    """The object's tags after the write, from what the attempt read (usage moved by the write included)."""
+    tags = {i: plan.live[i] for i in plan.new_set if i in plan.live}
+    for tag_id in plan.added:
+        if tag_id in tags:
+            usage = dict(tags[tag_id].get("usage") or {})
+            usage[request.kind] = int(usage.get(request.kind, 0)) + 1
+            tags[tag_id] = {**tags[tag_id], "usage": usage}
+    tags.update({t["id"]: t for t in plan.created})
+    return _sorted(request.principal, tags), {"object": {"kind": request.kind, "id": request.object_id},
+                                              "version": version}
 
 
 def _unchanged(repo: TagSetStore, request: _Request, plan: _Plan) -> ObjectTags:
@@ -135,7 +182,7 @@ def _step(repo: TagSetStore, request: _Request, plan: _Plan, rate_limit: dict[st
     step = plan.removed[: MAX_ACTIONS - 2]
     repo.write_tag_set(tenant, request.kind, request.object_id, old_version=plan.version, tags={
         i: at for i, at in plan.current.items() if i not in step}, added=[], removed=step, created=[],
-        actor=request.principal.key_id, rate_limit=rate_limit)
+        stamp=request.stamp(plan), rate_limit=rate_limit)
     request.charged = True
     outcomes.count(outcomes.ATTACHMENTS_REMOVED, len(step))
 
@@ -146,14 +193,14 @@ def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
     rate_limit = None if request.charged else ratelimit.charge(principal.tenant, principal.key_id, request.kind,
                                                                request.object_id)
     actions = (1 + bool(rate_limit) + len(plan.added) + len(plan.kept) + len(plan.removed)
-               + (2 * len(plan.created) + 1 if plan.created else 0))
+               + (2 * len(plan.created) + 1 if plan.created else 0) + (len(plan.guard.counts) if plan.guard else 0))
     if actions > MAX_ACTIONS:
         _step(repo, request, plan, rate_limit)
         return None
     version = repo.write_tag_set(
         principal.tenant, request.kind, request.object_id, old_version=plan.version, tags=plan.new_set,
-        added=plan.added, removed=plan.removed, created=plan.created, actor=principal.key_id,
-        rate_limit=rate_limit, kept=plan.kept)
+        added=plan.added, removed=plan.removed, created=plan.created, stamp=request.stamp(plan),
+        rate_limit=rate_limit, kept=plan.kept, guard=plan.guard)
     outcomes.count(outcomes.TAGS_CREATED, len(plan.created))
     outcomes.count(outcomes.ATTACHMENTS_ADDED, len(plan.added) + len(plan.created))  # created ones are attached
     outcomes.count(outcomes.ATTACHMENTS_REMOVED, len(plan.removed))
@@ -169,8 +216,9 @@ def _first_spellings(names: list[str]) -> list[str]:
 
 
 def set_object_tags(principal: Principal, kind: str, object_id: str, body: AttachRequest, *, replace: bool,
-                    expected_version: int | None = None) -> ObjectTags:
-    """Append (or, with `replace`, replace) an object's tags by name and id; returns its full tag list."""
+                    expected_version: int | None = None, source: str = "api") -> ObjectTags:
+    """Append (or, with `replace`, replace) an object's tags by name and id; returns its full tag list.
+    `source` is recorded on the write for the object's history (api, queue, bulk)."""
     object_id = check_object_id(object_id)
     names = _first_spellings(body.tags)
     ids = list(dict.fromkeys(body.tag_ids))
@@ -180,7 +228,8 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
     if bad_ids:
         raise InvalidInput("No tag with this id.", field="tag_ids", code="tag_not_found", tag_ids=bad_ids)
     repo = TagSetStore()
-    request = _Request(principal, kind, object_id, names, ids, replace, body.create_missing)
+    request = _Request(principal, kind, object_id, names, ids, replace, body.create_missing, body.replace_in_group,
+                       source)
     for attempt in range(ATTEMPTS):
         tag_set, locks = repo.read_for_attach(principal.tenant, kind, object_id, names)
         version = int(tag_set["version"]) if tag_set else 0
@@ -208,7 +257,7 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
                 _backoff(attempt)
             continue
         if committed is not None:
-            return _listing(principal, kind, object_id, list(plan.new_set), committed, repo)
+            return _answer(request, plan, committed)
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")
 
 
@@ -219,7 +268,8 @@ def _check_attachable(repo: TagSetStore, tenant: str, kind: str, tag_ids: list[s
     live = repo.get_tags(tenant, tag_ids)
     for tag_id in tag_ids:
         tag = live.get(tag_id)
-        if tag is None or tag.get("merged_into") or not (tag.get("applies_to") or {}).get(kind):
+        if (tag is None or tag.get("merged_into") or tag.get("archived_at")
+                or not (tag.get("applies_to") or {}).get(kind)):
             target = _refuse(AttachRefused(tag_id, tag), kind, ids)
             if target:
                 redirects[tag_id] = target
@@ -235,8 +285,13 @@ def _refuse(refused: AttachRefused, kind: str, ids: list[str]) -> str | None:
         return None  # a tag found by name was deleted meanwhile: the retry creates it again
     if tag.get("merged_into"):
         return str(tag["merged_into"])
-    raise InvalidInput(f"Tag {tag.get('name')!r} does not apply to {kind}s.", field="tags",
-                       code="not_applicable", tag_id=refused.tag_id) from None
+    if tag.get("archived_at"):
+        raise InvalidInput(f"Tag {tag.get('name')!r} is archived; restore it to attach it.", field="tags",
+                           code="tag_archived", tag_id=refused.tag_id) from None
+    if not (tag.get("applies_to") or {}).get(kind):
+        raise InvalidInput(f"Tag {tag.get('name')!r} does not apply to {kind}s.", field="tags",
+                           code="not_applicable", tag_id=refused.tag_id) from None
+    return None  # it moved to another group since it was read: read again
 
 
 def _new_tag(principal: Principal, name: str, kind: str, now: str) -> dict[str, Any]:
@@ -246,7 +301,8 @@ def _new_tag(principal: Principal, name: str, kind: str, now: str) -> dict[str, 
             "updated_by": principal.key_id}
 
 
-def remove_object_tag(principal: Principal, kind: str, object_id: str, tag_id: str) -> ObjectTags:
+def remove_object_tag(principal: Principal, kind: str, object_id: str, tag_id: str,
+                      source: str = "api") -> ObjectTags:
     object_id = check_object_id(object_id)
     repo = TagSetStore()
     for attempt in range(ATTEMPTS):
@@ -260,7 +316,8 @@ def remove_object_tag(principal: Principal, kind: str, object_id: str, tag_id: s
         try:
             version = repo.write_tag_set(
                 principal.tenant, kind, object_id, old_version=version, tags=remaining, added=[],
-                removed=[tag_id] if tag_id in live else [], created=[], actor=principal.key_id,
+                removed=[tag_id] if tag_id in live else [], created=[],
+                stamp=Stamp(principal.key_id, source, {tag_id: live[tag_id]["name"]} if tag_id in live else {}),
                 rate_limit=ratelimit.charge(principal.tenant, principal.key_id, kind, object_id))
         except TagSetChanged:
             _backoff(attempt)

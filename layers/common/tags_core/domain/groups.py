@@ -26,14 +26,20 @@ UPDATE_ATTEMPTS = 3
 def present(tenant: str, group: dict[str, Any]) -> dict[str, Any]:
     return {"id": group["id"], "object": "tag_group", "name": group["name"], "name_slug": group["name_slug"],
             "description": group.get("description"), "tag_count": int(group.get("tag_count", 0)),
-            "account": {"id": tenant}, "version": group["version"], "created_at": group["created_at"],
-            "updated_at": group["updated_at"]}
+            "max_per_object": _max(group), "account": {"id": tenant}, "version": group["version"],
+            "created_at": group["created_at"], "updated_at": group["updated_at"]}
+
+
+def _max(group: dict[str, Any]) -> int | None:
+    value = group.get("max_per_object")
+    return None if value is None else int(value)
 
 
 def create_group(principal: Principal, body: GroupCreate) -> dict[str, Any]:
     now = now_iso()
     group = {"id": new_id(), "name": body.name, "name_slug": slugify(body.name), "description": body.description,
-             "tag_count": 0, "version": 1, "created_at": now, "updated_at": now, "updated_by": principal.key_id}
+             "max_per_object": body.max_per_object, "tag_count": 0, "version": 1, "created_at": now,
+             "updated_at": now, "updated_by": principal.key_id}
     GroupStore().create_group(principal.tenant, group)
     return present(principal.tenant, group)
 
@@ -60,7 +66,7 @@ def patch_group(principal: Principal, group_id: str, body: GroupPatch,
         current = get_group(principal, group_id, consistent=read_consistently(attempt, expected_version))
         expect_version(current, expected_version, "group")
         updated = {**current, **changes}
-        if all(updated[f] == current.get(f) for f in ("name", "description")):
+        if all(updated.get(f) == current.get(f) for f in ("name", "description", "max_per_object")):
             return present(principal.tenant, current)
         updated.update(name_slug=slugify(updated["name"]), version=current["version"] + 1, updated_at=now_iso(),
                        updated_by=principal.key_id)
@@ -108,7 +114,7 @@ def _delete_on_version(repo: GroupStore, principal: Principal, group: dict[str, 
     retried, unless If-Match named the version (then 412)."""
     for attempt in range(UPDATE_ATTEMPTS):
         try:
-            repo.delete_group(principal.tenant, group)
+            repo.delete_group(principal.tenant, group, principal.key_id)
             return
         except PreconditionFailed:
             if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:

@@ -51,7 +51,7 @@ def merge_tag(principal: Principal, source_id: str, into_id: str, *, dry_run: bo
         return report
     try:
         repo.finish_merge(principal.tenant, get_tag(principal, source_id, consistent=True),
-                          get_tag(principal, into_id, consistent=True))
+                          get_tag(principal, into_id, consistent=True), principal.key_id)
     except TagSetChanged:
         raise ServiceUnavailable("The tags changed during the merge; call merge again to finish it.") from None
     outcomes.count(outcomes.MERGES)
@@ -63,6 +63,7 @@ def _move_all(principal: Principal, repo: MergeStore, source_id: str, into_id: s
               deadline: float) -> bool:
     """Move the source's attachments, a chunk a transaction, counting them in `moved`; False when the deadline
     passed first (the merge goes on with the next call)."""
+    source, into = get_tag(principal, source_id, consistent=True), get_tag(principal, into_id)
     while True:
         entries, _ = repo.query_reverse(principal.tenant, source_id, None, CHUNK, None)
         keys = [(e["kind"], e["object_id"]) for e in entries]
@@ -70,7 +71,7 @@ def _move_all(principal: Principal, repo: MergeStore, source_id: str, into_id: s
                 if s and source_id in (s.get("tags") or {})]
         if sets:
             try:
-                counts = repo.move_attachments(principal.tenant, source_id, into_id, sets, now_iso())
+                counts = repo.move_attachments(principal.tenant, source, into, sets, now_iso(), principal.key_id)
             except TagSetChanged:
                 counts = None  # an object changed meanwhile: read again
             if counts:

@@ -20,6 +20,7 @@ KINDS: tuple[Kind, ...] = ("conversation", "customer", "comment")
 TYPE_ALIASES = {1: "tag", 2: "goal", 3: "miss"}
 MAX_DESCRIPTION = 500
 MAX_RAW_NAME = 1024  # bound the work before normalisation; the rule itself is 255 after it
+MAX_TAGS_PER_OBJECT = 100  # also the highest useful max_per_object of a group
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -156,6 +157,7 @@ class Tag(Model):
     color: str | None
     description: str | None
     usage: Usage
+    archived_at: Timestamp | None = None
     account: Account
     version: int
     created_at: Timestamp
@@ -178,11 +180,16 @@ class BatchResult(Model):
     errors: list[ItemError]
 
 
+MaxPerObject = Annotated[Annotated[int, Field(ge=1, le=MAX_TAGS_PER_OBJECT)] | None, Field(description=(
+    "How many of the group's tags one object may carry; null: no limit, 1: exclusive (one per object)."))]
+
+
 class GroupCreate(StrictModel):
     """Body of POST /tag-groups."""
 
     name: Name
     description: Description = None
+    max_per_object: MaxPerObject = None
 
 
 class GroupPatch(StrictModel):
@@ -190,6 +197,7 @@ class GroupPatch(StrictModel):
 
     name: Name | None = None
     description: Description = None
+    max_per_object: MaxPerObject = None
 
     @model_validator(mode="after")
     def _name_not_null(self) -> GroupPatch:
@@ -205,6 +213,7 @@ class Group(Model):
     name_slug: str
     description: str | None
     tag_count: int
+    max_per_object: int | None = None
     account: Account
     version: int
     created_at: Timestamp
@@ -217,6 +226,9 @@ class AttachRequest(StrictModel):
     tags: list[Name] = Field(default_factory=list, max_length=50)
     tag_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
     create_missing: bool = True
+    replace_in_group: bool = Field(default=False, description=(
+        "When a tag would take its group over the group's max_per_object on this object, detach the object's "
+        "other tags of that group in the same write (instead of 409 group_limit)."))
 
 
 class ObjectRef(Model):
@@ -244,3 +256,19 @@ class MergeResult(Model):
     dry_run: bool
     status: Literal["dry_run", "merged", "in_progress"]
     moved: Usage | None = None
+
+
+class HistoryTag(Model):
+    id: str
+    name: str | None = Field(description="Its name when the change was recorded (null if it was unknown then).")
+
+
+class HistoryEntry(Model):
+    """One tag attached to or detached from an object (GET /{kind}/{object_id}/tags/history)."""
+
+    at: Timestamp
+    action: Literal["attached", "detached"]
+    tag: HistoryTag
+    actor: str | None = Field(description="The API key id of the write; queue:<message id> for commands; null if "
+                                          "the write recorded none.")
+    source: Literal["api", "queue", "bulk", "merge", "cleanup"]

@@ -35,7 +35,7 @@ def present(tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
         "group_id": tag.get("group_id"), "applies_to": tag["applies_to"], "color": tag.get("color"),
         "description": tag.get("description"),
         "usage": {kind: int(tag.get("usage", {}).get(kind, 0)) for kind in KINDS},
-        "account": {"id": tenant}, "version": tag["version"],
+        "archived_at": tag.get("archived_at"), "account": {"id": tenant}, "version": tag["version"],
         "created_at": tag["created_at"], "updated_at": tag["updated_at"],
     }
 
@@ -51,7 +51,7 @@ def _new_record(principal: Principal, body: TagCreate) -> dict[str, Any]:
     return {
         "id": new_id(), "name": body.name, "name_slug": slugify(body.name), "type": body.type,
         "group_id": body.group_id, "applies_to": body.applies_to.model_dump(), "color": body.color,
-        "description": body.description, "usage": {kind: 0 for kind in KINDS}, "version": 1,
+        "description": body.description, "usage": {kind: 0 for kind in KINDS}, "archived_at": None, "version": 1,
         "created_at": now, "updated_at": now, "updated_by": principal.key_id,
     }
 
@@ -181,7 +181,7 @@ def delete_tag(principal: Principal, tag_id: str, expected_version: int | None =
         tag = get_tag(principal, tag_id, consistent=read_consistently(attempt, expected_version))
         expect_version(tag, expected_version, "tag")
         try:
-            repo.delete_tag(principal.tenant, tag)
+            repo.delete_tag(principal.tenant, tag, principal.key_id)
         except PreconditionFailed:
             if expected_version is not None or attempt == UPDATE_ATTEMPTS - 1:
                 raise
@@ -191,9 +191,31 @@ def delete_tag(principal: Principal, tag_id: str, expected_version: int | None =
     return {"id": tag_id, "object": "tag", "deleted": True}
 
 
+def set_archived(principal: Principal, tag_id: str, *, archived: bool) -> dict[str, Any]:
+    """Archive (`archived_at` = now) or restore (null) a tag; doing it again changes nothing. An archived tag
+    keeps its name and the objects that carry it, but is hidden from lists and cannot be attached."""
+    repo = TagStore()
+    for attempt in range(UPDATE_ATTEMPTS):
+        current = get_tag(principal, tag_id, consistent=True)
+        if bool(current.get("archived_at")) == archived:
+            return present(principal.tenant, current)
+        updated = {**current, "archived_at": now_iso() if archived else None, "version": current["version"] + 1,
+                   "updated_by": principal.key_id}
+        updated["updated_at"] = updated["archived_at"] or now_iso()
+        try:
+            repo.update_tag(principal.tenant, current, updated)
+        except PreconditionFailed:
+            if attempt == UPDATE_ATTEMPTS - 1:
+                raise
+            continue
+        return present(principal.tenant, updated)
+    raise PreconditionFailed("The tag is changing too fast; read it again.")  # pragma: no cover
+
+
 def list_tags(principal: Principal, window: Window, *, q: str | None, tag_type: str | None, group_id: str | None,
-              applies_to: str | None, sort: str) -> Listing:
-    """One page of the tenant's tags, filtered and in one of four orders (the store picks the index)."""
+              applies_to: str | None, sort: str, archived: str = "false") -> Listing:
+    """One page of the tenant's tags, filtered and in one of four orders (the store picks the index); archived
+    tags only when asked for (`archived`: "false" hides them, "true" lists only them, "all" both)."""
     tenant = principal.tenant
     prefix = search_prefix(q) if q is not None else None
     ungrouped = group_id in ("null", "0")
@@ -202,7 +224,7 @@ def list_tags(principal: Principal, window: Window, *, q: str | None, tag_type: 
     items, last = TagStore().list_tags(
         tenant, by_name=sort.lstrip("-") == "name", ascending=not sort.startswith("-"), limit=window.limit,
         start=window.start, skip=window.skip, prefix=prefix, tag_type=tag_type,
-        group=None if ungrouped else group_id, ungrouped=ungrouped, applies_to=applies_to)
+        group=None if ungrouped else group_id, ungrouped=ungrouped, applies_to=applies_to, archived=archived)
     unfiltered = q is None and tag_type is None and group_id is None and applies_to is None
-    total = TenantStore().count_tags(tenant) if unfiltered else None
+    total = TenantStore().count_tags(tenant, archived) if unfiltered else None
     return Listing([present(tenant, item) for item in items], total, last)

@@ -39,6 +39,7 @@ LOCAL_BUS = "local"
 MAX_ENTRIES = 10  # PutEvents accepts at most 10 entries per call
 PUT_ATTEMPTS = 3  # entries EventBridge did not accept are sent again this often before the record fails
 TAG_FIELDS = ("name", "type", "group_id", "applies_to", "color", "description")  # what a client can change
+TAG_CHANGES = (*TAG_FIELDS, "archived_at")  # what tag.updated reports: also an archive or a restore
 GROUP_FIELDS = ("name", "description")
 
 Event = tuple[str, dict[str, Any]]  # (detail-type, detail)
@@ -99,7 +100,7 @@ def _tag_events(old: Image, new: Image, base: Callable[..., dict[str, Any]]) -> 
             return [("tag.merged", base(**ids, into=old["merged_into"], name=old.get("name")))]
         return [("tag.deleted", base(**ids, name=old.get("name")))]
     assert old is not None and new is not None
-    changes = _changes(old, new, TAG_FIELDS) if _bumped(old, new) else {}
+    changes = _changes(old, new, TAG_CHANGES) if _bumped(old, new) else {}
     return [("tag.updated", base(**ids, changes=changes))] if changes else []
 
 
@@ -138,9 +139,12 @@ _BUILDERS: dict[str, Callable[[Image, Image, Callable[..., dict[str, Any]]], lis
 }
 
 
-def build_events(record: dict[str, Any]) -> list[Event]:
-    """The events one stream record stands for, in order. Pure: the same record always gives the same events."""
+def build_events(record: dict[str, Any], *, deleted_by: str | None = None) -> list[Event]:
+    """The events one stream record stands for, in order. Pure: the same record (and `deleted_by`, who deleted
+    the tag or group a REMOVE record stands for, as the delete recorded it) always gives the same events."""
     old, new = images(record)
+    if old is not None and new is None and deleted_by:
+        old = {**old, "deleted_by": deleted_by}
     item = new or old or {}
     builder = _BUILDERS.get(str(keys.item_type(item)))
     if builder is None:

@@ -1,6 +1,7 @@
 """What follows a committed write, driven by the table's stream: derived views, clean-up, change events.
 
-- The reverse index (objects carrying a tag) follows every change of an object's tag set.
+- The reverse index (objects carrying a tag) follows every change of an object's tag set, and so does the
+  object's tag history (tags_core.flows.history).
 - A deleted tag is removed from the tag sets that still list it (reads already hide it), and its reverse
   index entries go with it.
 - Then the record's change events are published (tags_core.flows.change_events): only once the work above is done, so a
@@ -21,6 +22,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from tags_core import outcomes
+from tags_core.flows import history
 from tags_core.flows.change_events import build_events, images, publish
 from tags_core.observability import logger
 from tags_core.store import keys
@@ -33,11 +35,15 @@ def handle_record(record: dict[str, Any]) -> None:
     old, new = images(record)
     item = new or old or {}
     item_type = keys.item_type(item)
+    deleter = None
+    if old is not None and new is None and item_type in (keys.TAG, keys.GROUP):
+        deleter = TagSetStore().deleted_by(old["tenant"], item_type, old["id"])
     if item_type == keys.TAG_SET:
         sync_reverse_index(old, new)
+        history.record(old, new)
     elif item_type == keys.TAG and old is not None and new is None:
-        finish_tag_deletion(old)
-    publish(build_events(record))
+        finish_tag_deletion({**old, "deleted_by": deleter})
+    publish(build_events(record, deleted_by=deleter))
     outcomes.count(outcomes.STREAM_RECORDS_PROCESSED)
 
 
@@ -96,7 +102,7 @@ def finish_tag_deletion(tag: dict[str, Any]) -> None:
     while True:
         entries, start = repo.query_reverse(tenant, tag_id, None, 100, start)
         for entry in entries:
-            repo.prune_deleted_tag(tenant, entry["kind"], entry["object_id"], tag_id)
+            repo.prune_deleted_tag(tenant, entry["kind"], entry["object_id"], tag, tag.get("deleted_by"))
             pruned += 1
         if not start:
             break

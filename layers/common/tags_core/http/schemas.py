@@ -9,6 +9,7 @@ from pydantic import Field
 from tags_core.domain.models import (
     BatchResult,
     Group,
+    HistoryEntry,
     MergeResult,
     Model,
     ObjectRef,
@@ -100,6 +101,11 @@ class CursorMeta(Model):
 
 class TaggedObjectList(Model):
     data: list[TaggedObject]
+    meta: CursorMeta
+
+
+class HistoryList(Model):
+    data: list[HistoryEntry]
     meta: CursorMeta
 
 

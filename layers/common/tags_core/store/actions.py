@@ -3,23 +3,52 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from tags_core.clock import rfc3339
 from tags_core.errors import DomainError, NotFound, PreconditionFailed
 from tags_core.names import name_key
 from tags_core.store.codec import to_attr
-from tags_core.store.keys import group_key, meta_key, name_lock_key, tag_index_attrs, tag_key
+from tags_core.store.keys import (
+    ARCHIVED_COUNT,
+    deletion_item,
+    group_key,
+    meta_key,
+    name_lock_key,
+    tag_index_attrs,
+    tag_key,
+)
 from tags_core.store.table import Transaction, TransactionFailed
 
 # The fields of a tag that a tag update writes (usage is moved only by attachments, aliases only by merges).
-TAG_FIELDS = ("name", "name_slug", "type", "group_id", "applies_to", "color", "description", "version", "updated_at",
-              "updated_by")
+TAG_FIELDS = ("name", "name_slug", "type", "group_id", "applies_to", "color", "description", "archived_at", "version",
+              "updated_at", "updated_by")
 
 
 def count(tenant: str, counter: str, delta: int, placeholder: str) -> dict[str, Any]:
     """Move one of the tenant's counters (tag_count, group_count)."""
     return {"Update": {"Key": meta_key(tenant), "UpdateExpression": f"ADD {counter} {placeholder}",
                        "ExpressionAttributeValues": {placeholder: {"N": str(delta)}}}}
+
+
+DELETION_KEPT_SECONDS = 7 * 86_400  # longer than the stream keeps a record (24 h), so every retry finds it
+
+
+def record_deletion(tenant: str, kind: str, record_id: str, actor: str) -> dict[str, Any]:
+    """Put, in the delete's own transaction, who deleted a tag or group: the stream's REMOVE record carries only
+    the item as it was, so the stream processor reads this to give the deletion its actor."""
+    now = datetime.now(UTC)
+    return {"Put": {"Item": deletion_item(tenant, kind, record_id, actor, rfc3339(now),
+                                          int(now.timestamp()) + DELETION_KEPT_SECONDS)}}
+
+
+def tag_count_down(tenant: str, *, archived: bool) -> dict[str, Any]:
+    """A tag leaves the tenant (deleted, or merged away): its count goes down, and the archived count with it."""
+    if not archived:
+        return count(tenant, "tag_count", -1, ":minus")
+    return {"Update": {"Key": meta_key(tenant), "UpdateExpression": f"ADD tag_count :minus, {ARCHIVED_COUNT} :minus",
+                       "ExpressionAttributeValues": {":minus": {"N": "-1"}}}}
 
 
 def group_count(tenant: str, group_id: str, delta: int) -> dict[str, Any]:
@@ -32,7 +61,7 @@ def group_count(tenant: str, group_id: str, delta: int) -> dict[str, Any]:
 def tag_fields(tenant: str, old: dict[str, Any], new: dict[str, Any], extra_condition: str = "",
                extra_values: dict[str, Any] | None = None) -> dict[str, Any]:
     """SET the tag's own fields (never its usage, which attachments move concurrently) at `old`'s version."""
-    fields = {k: new[k] for k in TAG_FIELDS}
+    fields = {k: new.get(k) for k in TAG_FIELDS}  # a tag stored before a field existed has it as null
     fields.update(dict(tag_index_attrs(tenant, new).items()))
     return {"Update": {
         "Key": tag_key(tenant, old["id"]),

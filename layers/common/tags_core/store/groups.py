@@ -9,6 +9,7 @@ from tags_core.names import sort_key
 from tags_core.store import actions
 from tags_core.store.codec import to_attr
 from tags_core.store.keys import (
+    GROUP,
     GROUP_LOCKS,
     GROUP_PREFIX,
     INDEX_BY_NAME,
@@ -21,9 +22,9 @@ from tags_core.store.keys import (
     name_lock_key,
     tenant_pk,
 )
-from tags_core.store.table import Page, Table, Transaction, TransactionFailed
+from tags_core.store.table import Page, Table, Transaction, TransactionFailed, public
 
-GROUP_FIELDS = ("name", "name_slug", "description", "version", "updated_at", "updated_by")
+GROUP_FIELDS = ("name", "name_slug", "description", "max_per_object", "version", "updated_at", "updated_by")
 
 
 def _taken(exc: TransactionFailed, name: str) -> Conflict:
@@ -47,9 +48,14 @@ class GroupStore(Table):
     def get_group(self, tenant: str, group_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         return self._get(group_key(tenant, group_id), consistent=consistent, without=STORAGE_ATTRS)
 
+    def get_groups(self, tenant: str, group_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Groups by id, read consistently (deleted ones are absent)."""
+        return {item["id"]: public(item) for item in self.batch_get([group_key(tenant, g)
+                                                                     for g in dict.fromkeys(group_ids)])}
+
     def update_group(self, tenant: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Write the group's own fields if still at the version read (its tag count is left to the counters)."""
-        fields = {k: new[k] for k in GROUP_FIELDS}
+        fields = {k: new.get(k) for k in GROUP_FIELDS}
         fields[NAME_ORDER] = sort_key(new["name"], new["id"])
         values = {f":{k}": to_attr(v) for k, v in fields.items()}
         values[":old"] = {"N": str(old["version"])}
@@ -68,7 +74,7 @@ class GroupStore(Table):
                 renamed=renamed, taken=lambda failed: _taken(failed, "lock"))
             raise
 
-    def delete_group(self, tenant: str, group: dict[str, Any]) -> None:
+    def delete_group(self, tenant: str, group: dict[str, Any], actor: str | None = None) -> None:
         """Delete an empty group at the version read. A group that still holds tags answers 409 group_not_empty;
         one changed since it was read (renamed: its name lock moved) 412."""
         transaction = Transaction()
@@ -82,6 +88,8 @@ class GroupStore(Table):
                                             "ConditionExpression": "group_id = :id",
                                             "ExpressionAttributeValues": {":id": {"S": group["id"]}}}})
         transaction.add("tenant", actions.count(tenant, "group_count", -1, ":minus"))
+        if actor:
+            transaction.add("deletion", actions.record_deletion(tenant, GROUP, group["id"], actor))
         try:
             self._transact(transaction)
         except TransactionFailed as exc:

@@ -22,6 +22,8 @@ GROUP = "group"
 GROUP_NAME = "group_name"
 TAG_SET = "tag_set"  # an object's tags
 REVERSE = "reverse"  # the reverse index: one entry per (tag, object), kept from the stream
+DELETION = "deletion"  # who deleted a tag or group (written with the delete, read by the stream; TTL)
+HISTORY = "history"  # one entry per tag attached to or detached from an object, kept from the stream (TTL)
 
 # --- sort keys and prefixes of the tenant's partition -----------------------------------------------------------
 META_SK = "META"
@@ -41,10 +43,15 @@ NAME_ORDER = "GSI1SK"  # the name-order sort key of a tag or group (a `q` filter
 GROUP_PARTITION = "GSI2PK"
 TYPE_PARTITION = "GSI3PK"
 EXPIRES_AT = "expires_at"  # the table's TTL attribute
+ARCHIVED_AT = "archived_at"  # on a tag: when it was archived (null or absent: active)
+ARCHIVED_COUNT = "archived_count"  # on the tenant: how many of its tags are archived
+LAST_SOURCE = "last_source"  # on a tag set: what made its last write (api, queue, bulk, merge, cleanup)
+MOVED_NAMES = "moved_names"  # on a tag set: names of the tags its last write attached or detached (history)
+HISTORY_PREFIX = "H#"
 
 # Item attributes that are storage detail, never part of a domain object.
 STORAGE_ATTRS = {"PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", ITEM_TYPE, "tenant",
-                 "name_key", EXPIRES_AT, "updated_by", "merge_sources"}
+                 "name_key", EXPIRES_AT, "updated_by", "merge_sources", LAST_SOURCE, MOVED_NAMES}
 
 Key = dict[str, Any]
 
@@ -96,6 +103,20 @@ def reverse_pk(tenant: str, tag_id: str) -> str:
 
 def reverse_key(tenant: str, tag_id: str, kind: str, object_id: str) -> Key:
     return _key(reverse_pk(tenant, tag_id), f"{kind}#{object_id}")
+
+
+def deletion_key(tenant: str, kind: str, record_id: str) -> Key:
+    """The record of who deleted (or merged away) a tag or group: `kind` is the item type, TAG or GROUP."""
+    return _key(tenant_pk(tenant), f"DELETED#{kind}#{record_id}")
+
+
+def history_pk(tenant: str, kind: str, object_id: str) -> str:
+    return f"T#{tenant}#H#{kind}#{object_id}"
+
+
+def history_key(tenant: str, kind: str, object_id: str, version: int, n: int) -> Key:
+    """The n-th entry of the tag set's write at `version`: entries sort by write, then by their order in it."""
+    return _key(history_pk(tenant, kind, object_id), f"{HISTORY_PREFIX}{version:012d}#{n:03d}")
 
 
 def rate_limit_key(tenant: str, key_id: str, kind: str, object_id: str, window_start: int) -> Key:
@@ -186,13 +207,31 @@ def group_name_item(tenant: str, group: dict[str, Any]) -> dict[str, Any]:
 
 
 def tag_set_item(tenant: str, kind: str, object_id: str, tags: dict[str, str], version: int, updated_at: str,
-                 actor: str) -> dict[str, Any]:
+                 actor: str, source: str, names: dict[str, str]) -> dict[str, Any]:
+    """An object's tag set; `updated_by` (the actor) and `last_source` say who made this write, and through what,
+    `moved_names` the names of the tags it attached and detached (the history keeps them even if a tag is gone
+    by the time the stream reads the write)."""
     return {**tag_set_key(tenant, kind, object_id),
             **to_item({ITEM_TYPE: TAG_SET, "tenant": tenant, "kind": kind, "object_id": object_id, "tags": tags,
-                       "version": version, "updated_at": updated_at, "updated_by": actor})}
+                       "version": version, "updated_at": updated_at, "updated_by": actor, LAST_SOURCE: source,
+                       MOVED_NAMES: names})}
 
 
 def reverse_item(tenant: str, tag_id: str, kind: str, object_id: str, attached_at: str) -> dict[str, Any]:
     return {**reverse_key(tenant, tag_id, kind, object_id),
             **to_item({ITEM_TYPE: REVERSE, "tenant": tenant, "tag_id": tag_id, "kind": kind, "object_id": object_id,
                        "attached_at": attached_at})}
+
+
+def history_item(tenant: str, kind: str, object_id: str, version: int, n: int, entry: dict[str, Any],
+                 expires_at: int) -> dict[str, Any]:
+    """One history entry (`entry`: at, action, tag_id, name, actor, source), deleted by TTL at `expires_at`."""
+    return {**history_key(tenant, kind, object_id, version, n),
+            **to_item({**entry, ITEM_TYPE: HISTORY, "tenant": tenant, "kind": kind, "object_id": object_id,
+                       EXPIRES_AT: expires_at})}
+
+
+def deletion_item(tenant: str, kind: str, record_id: str, actor: str, at: str, expires_at: int) -> dict[str, Any]:
+    return {**deletion_key(tenant, kind, record_id),
+            **to_item({ITEM_TYPE: DELETION, "tenant": tenant, "deleted_by": actor, "deleted_at": at,
+                       EXPIRES_AT: expires_at})}

@@ -8,7 +8,7 @@ from typing import Any
 from tags_core.errors import Conflict
 from tags_core.store import actions
 from tags_core.store.codec import to_attr
-from tags_core.store.keys import tag_key, tag_name_item, tag_set_key
+from tags_core.store.keys import LAST_SOURCE, MOVED_NAMES, TAG, tag_key, tag_name_item, tag_set_key
 from tags_core.store.table import TagSetChanged, Transaction, TransactionFailed
 from tags_core.store.tag_sets import TagSetStore
 
@@ -60,14 +60,16 @@ class MergeStore(TagSetStore):
                 "ExpressionAttributeValues": {":e": {"L": []}, ":n": to_attr(chunk)}}})
             self._commit(transaction)
 
-    def move_attachments(self, tenant: str, source_id: str, into_id: str, sets: list[dict[str, Any]],
-                         now: str) -> dict[str, dict[str, int]]:
+    def move_attachments(self, tenant: str, source: dict[str, Any], into: dict[str, Any], sets: list[dict[str, Any]],
+                         now: str, actor: str) -> dict[str, dict[str, int]]:
         """Move `source` to `into` on up to 98 objects in one transaction, usage counts included.
 
         Each set was read just before; the write is conditional on what was read (carries source, and
         carries or lacks into), so a concurrent change cancels it and the caller reads again.
+        Each set records the move (source "merge", the actor, the source's name) for the history and events.
         Returns {"removed": per-kind count taken from source, "added": per-kind count given to into}.
         """
+        source_id, into_id = source["id"], into["id"]
         removed = dict.fromkeys(KINDS, 0)
         added = dict(removed)
         transaction = Transaction()
@@ -75,14 +77,18 @@ class MergeStore(TagSetStore):
             kind = tag_set["kind"]
             has_into = into_id in (tag_set.get("tags") or {})
             removed[kind] += 1
-            names = {"#tags": "tags", "#src": source_id, "#into": into_id}
-            values: dict[str, Any] = {":one": {"N": "1"}}
-            update = "REMOVE #tags.#src SET version = version + :one"
+            names = {"#tags": "tags", "#src": source_id, "#into": into_id, "#source": LAST_SOURCE,
+                     "#names": MOVED_NAMES}
+            values: dict[str, Any] = {":one": {"N": "1"}, ":now": {"S": now}, ":actor": {"S": actor},
+                                      ":merge": {"S": "merge"}, ":names": to_attr({source_id: source.get("name"),
+                                                                           into_id: into.get("name")})}
+            update = ("REMOVE #tags.#src SET version = version + :one, updated_at = :now, updated_by = :actor, "
+                      "#source = :merge, #names = :names")
             condition = "attribute_exists(#tags.#src) AND attribute_exists(#tags.#into)"
             if not has_into:
                 added[kind] += 1
                 update += ", #tags.#into = :at"
-                values[":at"] = {"S": now}
+                values[":at"] = {"S": now}  # (the same instant as updated_at)
                 condition = "attribute_exists(#tags.#src) AND attribute_not_exists(#tags.#into)"
             transaction.add(f"set:{kind}:{tag_set['object_id']}", {"Update": {
                 "Key": tag_set_key(tenant, kind, tag_set["object_id"]), "UpdateExpression": update,
@@ -99,7 +105,7 @@ class MergeStore(TagSetStore):
         self._commit(transaction)
         return {"removed": removed, "added": added}
 
-    def finish_merge(self, tenant: str, source: dict[str, Any], into: dict[str, Any]) -> None:
+    def finish_merge(self, tenant: str, source: dict[str, Any], into: dict[str, Any], actor: str | None = None) -> None:
         """Delete the (now unused) source, unpin `into`, and point the source's name at `into` as an alias.
         The aliases the source had are moved first (repoint_aliases), so this transaction stays small."""
         if source.get("aliases"):
@@ -120,7 +126,9 @@ class MergeStore(TagSetStore):
         transaction.add("alias", {"Put": {
             "Item": tag_name_item(tenant, into["id"], source["name"], alias=True),
             "ConditionExpression": "tag_id = :src", "ExpressionAttributeValues": {":src": {"S": source["id"]}}}})
-        transaction.add("tenant", actions.count(tenant, "tag_count", -1, ":minus"))
+        transaction.add("tenant", actions.tag_count_down(tenant, archived=bool(source.get("archived_at"))))
+        if actor:
+            transaction.add("deletion", actions.record_deletion(tenant, TAG, source["id"], actor))
         if source.get("group_id"):
             transaction.add("group", actions.group_count(tenant, source["group_id"], -1))
         self._commit(transaction)

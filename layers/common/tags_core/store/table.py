@@ -31,7 +31,10 @@ BATCH_ROUNDS = 6
 RETRYABLE_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
-Filter = tuple[str, str, Any]  # (attribute path, "=" | "begins_with", value)
+Filter = tuple[str, str, Any]  # (attribute path, "=" | "begins_with" | "set" | "unset", value)
+# "set": the attribute holds a value that is not null; "unset": it is absent or null (the value is ignored).
+# Filters that drop few items (archived tags are rare) do not widen what a Query reads per page.
+NARROW_FILTERS = {"set", "unset"}
 Page = tuple[list[dict[str, Any]], dict[str, Any] | None]  # items, the position after the last one (or None)
 
 
@@ -90,6 +93,11 @@ def _filter_expression(filters: list[Filter], names: dict[str, str], values: dic
         for j, part in enumerate(parts):
             names[f"#f{i}_{j}"] = part
         path = ".".join(f"#f{i}_{j}" for j in range(len(parts)))
+        if op in NARROW_FILTERS:
+            values[":null_type"] = {"S": "NULL"}
+            clauses.append(f"(attribute_exists({path}) AND NOT attribute_type({path}, :null_type))" if op == "set"
+                           else f"(attribute_not_exists({path}) OR attribute_type({path}, :null_type))")
+            continue
         clauses.append(f"{path} = :f{i}" if op == "=" else f"begins_with({path}, :f{i})")
         values[f":f{i}"] = to_attr(value)
     return " AND ".join(clauses)
@@ -209,11 +217,12 @@ class Table:
         applied by DynamoDB while reading, in which case more than one Query may be needed for a page.
         """
         kwargs = self._page_request(index, partition, sk_prefix, ascending, filters)
+        wide = any(op not in NARROW_FILTERS for _, op, _ in filters or [])
         items: list[dict[str, Any]] = []
         to_skip = skip
         while True:
             needed = to_skip + limit + 1 - len(items)  # one extra item tells whether a next page exists
-            request = dict(kwargs, Limit=needed if not filters else max(needed, 2 * limit))
+            request = dict(kwargs, Limit=max(needed, 2 * limit) if wide else needed)
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response = self._call("query", **request)

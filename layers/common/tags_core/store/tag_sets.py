@@ -3,17 +3,21 @@ and the reverse index (objects carrying a tag) the stream keeps from them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from tags_core.clock import now_iso
 from tags_core.names import name_key
-from tags_core.store.codec import from_item
+from tags_core.store.codec import from_item, to_attr
 from tags_core.store.keys import (
     EXPIRES_AT,
+    LAST_SOURCE,
+    MOVED_NAMES,
     TAG_LOCKS,
     TAG_SET,
+    group_key,
     item_type,
     name_lock_key,
     rate_limit_key,
@@ -27,8 +31,13 @@ from tags_core.store.keys import (
 from tags_core.store.table import CONDITION_FAILED, Page, TagSetChanged, Transaction, TransactionFailed
 from tags_core.store.tags import TagStore, add_new_tags
 
-# A tag can take a new attachment of a kind while it exists, applies to the kind and was not merged away.
-ATTACHABLE = "attribute_exists(PK) AND #applies.#kind = :yes AND attribute_not_exists(merged_into)"
+# A tag can take a new attachment of a kind while it exists, applies to the kind, was not merged away and is not
+# archived (`archived_at` absent or null).
+ATTACHABLE = ("attribute_exists(PK) AND #applies.#kind = :yes AND attribute_not_exists(merged_into) "
+              "AND (attribute_not_exists(archived_at) OR attribute_type(archived_at, :null_type))")
+UNGROUPED = "(attribute_not_exists(group_id) OR attribute_type(group_id, :null_type))"
+NULL_TYPE = {"S": "NULL"}
+NO_GROUP = ""  # in `members`: the tag was read free-standing
 
 
 class RateLimitExceeded(Exception):
@@ -57,13 +66,22 @@ def write_budget(tenant: str, key_id: str, kind: str, object_id: str, window: tu
     }
 
 
-def _usage(tenant: str, tag_id: str, kind: str, delta: int) -> dict[str, Any]:
+def _usage(tenant: str, tag_id: str, kind: str, delta: int, group: str | None = None) -> dict[str, Any]:
+    """Move a tag's usage for `kind`. Up: only while the tag is attachable and, when `group` is given, still in
+    the group it was read in (NO_GROUP: free-standing), so a group limit checked on that membership holds."""
     if delta > 0:
+        values: dict[str, Any] = {":one": {"N": "1"}, ":yes": {"BOOL": True}, ":null_type": NULL_TYPE}
+        condition = ATTACHABLE
+        if group == NO_GROUP:
+            condition += " AND " + UNGROUPED
+        elif group is not None:
+            condition += " AND group_id = :group"
+            values[":group"] = {"S": group}
         return {"Update": {
             "Key": tag_key(tenant, tag_id), "UpdateExpression": "ADD #usage.#kind :one",
-            "ConditionExpression": ATTACHABLE,
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": {"#usage": "usage", "#kind": kind, "#applies": "applies_to"},
-            "ExpressionAttributeValues": {":one": {"N": "1"}, ":yes": {"BOOL": True}},
+            "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
     return {"Update": {
         "Key": tag_key(tenant, tag_id), "UpdateExpression": "ADD #usage.#kind :minus",
@@ -77,6 +95,36 @@ def _still_attachable(tenant: str, tag_id: str) -> dict[str, Any]:
         "Key": tag_key(tenant, tag_id), "ConditionExpression": "attribute_exists(PK) AND "
                                                                 "attribute_not_exists(merged_into)",
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+
+
+def _within_limit(tenant: str, group_id: str, count: int) -> dict[str, Any]:
+    """The group still allows `count` of its tags on one object (its max_per_object is null or at least that)."""
+    return {"ConditionCheck": {
+        "Key": group_key(tenant, group_id),
+        "ConditionExpression": "attribute_exists(PK) AND (attribute_not_exists(max_per_object) "
+                               "OR attribute_type(max_per_object, :null_type) OR max_per_object >= :count)",
+        "ExpressionAttributeValues": {":null_type": NULL_TYPE, ":count": {"N": str(count)}}}}
+
+
+@dataclass(frozen=True)
+class GroupGuard:
+    """What a tag-set write checks about groups, in the same transaction: each added tag is still in the group
+    it was read in (`members`: tag id → group id, NO_GROUP for a free-standing tag), and each group with tags
+    added keeps its max_per_object with the object's count after the write (`counts`: group id → count)."""
+
+    members: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who made a tag-set write and through what (history and change events read it from the stream):
+    `actor` the API key id (or `queue:<message id>`), `source` api, queue, bulk (merge and cleanup are the
+    store's own writes), `names` of the tags the write attaches and detaches (tag id → name), when known."""
+
+    actor: str
+    source: str = "api"
+    names: dict[str, str] = field(default_factory=dict)
 
 
 class TagSetStore(TagStore):
@@ -100,17 +148,21 @@ class TagSetStore(TagStore):
         return self._get(tag_set_key(tenant, kind, object_id), consistent=True)
 
     def write_tag_set(self, tenant: str, kind: str, object_id: str, *, old_version: int, tags: dict[str, str],
-                      added: list[str], removed: list[str], created: list[dict[str, Any]], actor: str,
-                      rate_limit: dict[str, Any] | None, kept: list[str] | None = None) -> int:
+                      added: list[str], removed: list[str], created: list[dict[str, Any]], stamp: Stamp,
+                      rate_limit: dict[str, Any] | None, kept: list[str] | None = None,
+                      guard: GroupGuard | None = None) -> int:
         """Commit a new tag set for an object, with every usage count it moves, in one transaction.
 
         `added` ids are existing tags whose usage for `kind` goes up; the write fails unless each still exists,
         applies to `kind` and was not merged away; so must each `kept` id (asked for again, already in the set).
         `created` tags are new (usage already counted), `removed` live tags go down. The set's version must still
-        be `old_version` (0: the set did not exist). Returns the new version.
+        be `old_version` (0: the set did not exist), so what the caller counted per group from its read still
+        holds; `guard` checks the groups' side (membership, max_per_object). Returns the new version.
         """
         version = old_version + 1
-        item = tag_set_item(tenant, kind, object_id, tags, version, now_iso(), actor)
+        guard = guard or GroupGuard()
+        item = tag_set_item(tenant, kind, object_id, tags, version, now_iso(), stamp.actor, stamp.source,
+                            stamp.names)
         put: dict[str, Any] = {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
         if old_version:
             put.update(ConditionExpression="version = :v", ExpressionAttributeValues={":v": {"N": str(old_version)}})
@@ -119,7 +171,9 @@ class TagSetStore(TagStore):
         if rate_limit:
             transaction.add("rate_limit", {"Update": rate_limit})
         for tag_id in added:
-            transaction.add(f"attach:{tag_id}", _usage(tenant, tag_id, kind, 1))
+            transaction.add(f"attach:{tag_id}", _usage(tenant, tag_id, kind, 1, guard.members.get(tag_id)))
+        for group_id, count in guard.counts.items():
+            transaction.add(f"group:{group_id}", _within_limit(tenant, group_id, count))
         for tag_id in kept or []:
             transaction.add(f"attach:{tag_id}", _still_attachable(tenant, tag_id))
         for tag_id in removed:
@@ -158,16 +212,24 @@ class TagSetStore(TagStore):
         for start in range(0, len(requests), 25):
             list(self._batch("batch_write_item", {self.table: requests[start:start + 25]}))
 
-    def prune_deleted_tag(self, tenant: str, kind: str, object_id: str, tag_id: str) -> None:
-        """Drop a deleted tag from an object's set (it was already hidden from reads) and its reverse entry."""
+    def prune_deleted_tag(self, tenant: str, kind: str, object_id: str, tag: dict[str, Any],
+                          actor: str | None = None) -> None:
+        """Drop a deleted tag from an object's set (it was already hidden from reads) and its reverse entry; the
+        write records the clean-up (source "cleanup", the deleter when known, the tag's name) for the history."""
+        tag_id = tag["id"]
         try:
             self._call("update_item", TableName=self.table, Key=tag_set_key(tenant, kind, object_id),
-                       UpdateExpression="REMOVE #tags.#id SET pruned = :id ADD version :one",
+                       UpdateExpression="REMOVE #tags.#id SET pruned = :id, #source = :cleanup, #names = :names, "
+                                        "updated_at = :now, updated_by = :actor ADD version :one",
                        ConditionExpression="attribute_exists(#tags.#id)",
-                       ExpressionAttributeNames={"#tags": "tags", "#id": tag_id},
+                       ExpressionAttributeNames={"#tags": "tags", "#id": tag_id, "#source": LAST_SOURCE,
+                                                 "#names": MOVED_NAMES},
                        # the version moves so a writer that read the set first retries; `pruned` tells the
                        # stream this write was the clean-up, not a client's detach (the next Put drops it)
-                       ExpressionAttributeValues={":one": {"N": "1"}, ":id": {"S": tag_id}})
+                       ExpressionAttributeValues={":one": {"N": "1"}, ":id": {"S": tag_id},
+                                                  ":cleanup": {"S": "cleanup"}, ":now": {"S": now_iso()},
+                                                  ":names": to_attr({tag_id: tag.get("name")}),
+                                                  ":actor": to_attr(actor)})
         except ClientError as exc:
             if exc.response["Error"]["Code"] != CONDITION_FAILED:
                 raise
@@ -183,6 +245,6 @@ def _decoded(exc: TransactionFailed) -> Exception | None:
     refused = exc.failed_any("attach:")
     if refused:
         return AttachRefused(refused[0].removeprefix("attach:"), exc.old_item(refused[0]))
-    if exc.failed_any("detach:") or exc.failed_any("new:"):
-        return TagSetChanged()  # a removed tag was deleted, or a new name was taken, meanwhile: read again
+    if exc.failed_any("detach:") or exc.failed_any("new:") or exc.failed_any("group:"):
+        return TagSetChanged()  # a removed tag deleted, a new name taken or a group limit lowered meanwhile
     return None

@@ -8,16 +8,20 @@ from tags_core.errors import Conflict, NotFound, PreconditionFailed
 from tags_core.names import name_key
 from tags_core.store import actions
 from tags_core.store.keys import (
+    ARCHIVED_AT,
+    ARCHIVED_COUNT,
     GROUP_PARTITION,
     INDEX_BY_GROUP,
     INDEX_BY_NAME,
     INDEX_BY_TYPE,
     NAME_ORDER,
     STORAGE_ATTRS,
+    TAG,
     TAG_LOCKS,
     TAG_PREFIX,
     TYPE_PARTITION,
     all_tags,
+    deletion_key,
     name_lock_key,
     tag_item,
     tag_key,
@@ -48,6 +52,12 @@ def _taken(exc: TransactionFailed, name: str) -> Conflict:
 class TagStore(Table):
     def get_tag(self, tenant: str, tag_id: str, *, consistent: bool = False) -> dict[str, Any] | None:
         return self._get(tag_key(tenant, tag_id), consistent=consistent, without=STORAGE_ATTRS)
+
+    def deleted_by(self, tenant: str, kind: str, record_id: str) -> str | None:
+        """Who deleted (or merged away) a tag or group (`kind`: its item type), if the delete recorded it and the
+        record has not expired."""
+        record = self._get(deletion_key(tenant, kind, record_id))
+        return None if record is None else record.get("deleted_by")
 
     def get_tags(self, tenant: str, tag_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Live tags by id (deleted ones are simply absent)."""
@@ -94,6 +104,9 @@ class TagStore(Table):
         transaction.add("tag", actions.tag_fields(tenant, old, new))
         renamed = actions.rename_lock(transaction, tenant, TAG_LOCKS, "tag_id", old, new,
                                       lambda tag: _name_lock(tenant, tag))
+        if bool(old.get("archived_at")) != bool(new.get("archived_at")):  # archived or restored
+            transaction.add("tenant", actions.count(tenant, ARCHIVED_COUNT, 1 if new.get("archived_at") else -1,
+                                                    ":archived"))
         if old.get("group_id") != new.get("group_id"):
             if new.get("group_id"):
                 transaction.add("new_group", actions.group_count(tenant, new["group_id"], 1))
@@ -109,7 +122,7 @@ class TagStore(Table):
                 raise GroupMissing() from exc
             raise
 
-    def delete_tag(self, tenant: str, tag: dict[str, Any]) -> None:
+    def delete_tag(self, tenant: str, tag: dict[str, Any], actor: str | None = None) -> None:
         aliases = list(tag.get("aliases", []))
         transaction = Transaction()
         transaction.add("tag", {"Delete": {
@@ -118,7 +131,9 @@ class TagStore(Table):
             "ExpressionAttributeValues": {":v": {"N": str(tag["version"])}},
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         transaction.add("lock", _free_lock(tenant, tag["id"], tag["name"]))
-        transaction.add("tenant", actions.count(tenant, "tag_count", -1, ":minus"))
+        if actor:
+            transaction.add("deletion", actions.record_deletion(tenant, TAG, tag["id"], actor))
+        transaction.add("tenant", actions.tag_count_down(tenant, archived=bool(tag.get("archived_at"))))
         if tag.get("group_id"):
             transaction.add("group", actions.group_count(tenant, tag["group_id"], -1))
         for n, alias in enumerate(aliases[:ALIASES_WITH_DELETE]):  # names merged into this tag are freed with it
@@ -149,11 +164,14 @@ class TagStore(Table):
 
     def list_tags(self, tenant: str, *, by_name: bool, ascending: bool, limit: int, start: dict[str, Any] | None,
                   skip: int, prefix: str | None, tag_type: str | None, group: str | None, ungrouped: bool,
-                  applies_to: str | None) -> Page:
+                  applies_to: str | None, archived: str = "false") -> Page:
         """One page of tags. A single filter (group or type) with name order, or no filter, is served by an index,
-        so a page reads ~limit items; other combinations add a FilterExpression (docs/data-model.md)."""
+        so a page reads ~limit items; other combinations add a FilterExpression (docs/data-model.md). Archived
+        tags are filtered out ("false"), kept alone ("true") or kept with the others ("all")."""
         group_partition = tags_in_group(tenant, None if ungrouped else group) if group or ungrouped else None
         filters: list[Filter] = []
+        if archived != "all":
+            filters.append((ARCHIVED_AT, "set" if archived == "true" else "unset", None))
         if applies_to is not None:
             filters.append((f"applies_to.{applies_to}", "=", True))
         if by_name:
@@ -196,4 +214,5 @@ def add_new_tags(transaction: Transaction, tenant: str, tags: list[dict[str, Any
             transaction.add(f"new:{n}", {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}})
     if tags:
         transaction.add("tenant", actions.count(tenant, "tag_count", len(tags), ":n"))
+
 

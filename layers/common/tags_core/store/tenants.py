@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from tags_core.errors import Conflict, NotFound
 from tags_core.store.keys import (
+    ARCHIVED_COUNT,
     KEY_PREFIX,
     api_key_entry_key,
     api_key_items,
@@ -38,9 +39,11 @@ class TenantStore(Table):
         meta = self.get_tenant(tenant)
         return int(meta.get("group_count", 0)) if meta else 0
 
-    def count_tags(self, tenant: str) -> int:
-        meta = self.get_tenant(tenant)
-        return int(meta.get("tag_count", 0)) if meta else 0
+    def count_tags(self, tenant: str, archived: str = "all") -> int:
+        """The tenant's tags: all of them, the archived ones ("true") or the others ("false")."""
+        meta = self.get_tenant(tenant) or {}
+        total, archived_count = int(meta.get("tag_count", 0)), int(meta.get(ARCHIVED_COUNT, 0))
+        return {"all": total, "true": archived_count}.get(archived, total - archived_count)
 
     def put_api_key(self, tenant: str, key_hash: str, record: dict[str, Any]) -> None:
         """Two items in one transaction: the lookup by hash (authorizer) and the tenant's listing entry."""
