@@ -19,8 +19,8 @@ app = build_app()
           summary="Attach tags to an object", tags=["Tags on objects"],
           responses=responses(200, ObjectTagList, 404, 413, 415, 429))
 def append_object_tags(kind: Kind, object_id: ObjectId, body: Annotated[AttachRequest, Body()]):
-    data, meta = attachments.set_object_tags(principal(), object_kind(kind), object_id, body, replace=False)
-    return versioned(data, meta=meta)
+    data, meta, budget = attachments.set_object_tags(principal(), object_kind(kind), object_id, body, replace=False)
+    return versioned(data, meta=meta, headers=budget.headers())
 
 
 lambda_handler = handler(app)

@@ -14,8 +14,8 @@ app = build_app()
             summary="Detach a tag from an object", tags=["Tags on objects"],
             responses=responses(200, ObjectTagList, 404, 429))
 def remove_object_tag(kind: Kind, object_id: ObjectId, tag_id: str):
-    data, meta = attachments.remove_object_tag(principal(), object_kind(kind), object_id, tag_id)
-    return versioned(data, meta=meta)
+    data, meta, budget = attachments.remove_object_tag(principal(), object_kind(kind), object_id, tag_id)
+    return versioned(data, meta=meta, headers=budget.headers())
 
 
 lambda_handler = handler(app)

@@ -43,8 +43,8 @@ logger = logging.getLogger("tags")
 CORS = CORSConfig(
     allow_origin="*",
     allow_headers=["Idempotency-Key", "If-Match"],
-    expose_headers=["X-Request-Id", "ETag", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
-                    "RateLimit-Reset"],
+    expose_headers=["X-Request-Id", "ETag", "Retry-After", "Idempotent-Replayed", "RateLimit-Policy", "RateLimit",
+                    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
     max_age=600,
 )
 

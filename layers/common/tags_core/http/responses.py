@@ -57,7 +57,8 @@ def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
-def versioned(data: Any, *, meta: dict[str, Any] | None = None) -> Response:
-    """A tag or group (its `version`), or an object's tags (`meta.version`), with its version as ETag."""
+def versioned(data: Any, *, meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response:
+    """A tag or group (its `version`), or an object's tags (`meta.version`), with its version as ETag (and any
+    other `headers`, e.g. the rate limit's)."""
     version = meta["version"] if meta is not None else data["version"]
-    return ok(data, meta=meta, headers=etag(version))
+    return ok(data, meta=meta, headers={**etag(version), **(headers or {})})
