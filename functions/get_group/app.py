@@ -10,7 +10,7 @@ app = build_app()
 
 
 @app.get("/tag-groups/<group_id>", operation_id="get_group", summary="Get a tag group", tags=["Tag groups"],
-         responses=responses(200, GroupEnvelope, 404))
+         responses=responses(200, GroupEnvelope, 404, etag=True))
 def get_group(group_id: str):
     return versioned(groups.show_group(principal(), group_id))
 

@@ -10,7 +10,7 @@ app = build_app()
 
 
 @app.get("/tags/<tag_id>", operation_id="get_tag",
-         summary="Get a tag", tags=["Tags"], responses=responses(200, TagEnvelope, 404))
+         summary="Get a tag", tags=["Tags"], responses=responses(200, TagEnvelope, 404, etag=True))
 def get_tag(tag_id: str):
     return versioned(tags.show_tag(principal(), tag_id))
 

@@ -12,7 +12,7 @@ app = build_app()
 
 @app.delete("/<kind>/<object_id>/tags/<tag_id>", operation_id="remove_object_tag",
             summary="Detach a tag from an object", tags=["Tags on objects"],
-            responses=responses(200, ObjectTagList, 404, 429))
+            responses=responses(200, ObjectTagList, 404, 429, etag=True, write_budget=True))
 def remove_object_tag(kind: Kind, object_id: ObjectId, tag_id: str):
     data, meta, budget = attachments.remove_object_tag(principal(), object_kind(kind), object_id, tag_id)
     return versioned(data, meta=meta, headers=budget.headers())

@@ -15,7 +15,7 @@ app = build_app()
 
 
 @app.put("/tags/<tag_id>", operation_id="replace_tag", summary="Replace a tag", tags=["Tags"],
-         responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415))
+         responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415, etag=True))
 def replace_tag(tag_id: str, body: Annotated[TagCreate, Body()]):
     return versioned(tags.replace_tag(principal(), tag_id, body, if_match()))
 

@@ -15,7 +15,7 @@ app = build_app()
 
 
 @app.patch("/tag-groups/<group_id>", operation_id="update_group", summary="Update a tag group", tags=["Tag groups"],
-           responses=responses(200, GroupEnvelope, 404, 409, 412, 413, 415))
+           responses=responses(200, GroupEnvelope, 404, 409, 412, 413, 415, etag=True))
 def update_group(group_id: str, body: Annotated[GroupPatch, Body()]):
     return versioned(groups.patch_group(principal(), group_id, body, if_match()))
 

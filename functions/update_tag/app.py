@@ -15,7 +15,7 @@ app = build_app()
 
 
 @app.patch("/tags/<tag_id>", operation_id="update_tag", summary="Update a tag", tags=["Tags"],
-           responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415))
+           responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415, etag=True))
 def update_tag(tag_id: str, body: Annotated[TagPatch, Body()]):
     return versioned(tags.patch_tag(principal(), tag_id, body, if_match()))
 

@@ -87,3 +87,33 @@ def test_template_local_server_and_committed_openapi_serve_one_route_set(local_a
     assert served == template_routes
     # a path outside the set is not served, whatever the method
     assert local_api.request("GET", "/tags/x1/unknown", key=None).status == 404
+
+
+ETAG_OPERATIONS = {"create_tag", "get_tag", "replace_tag", "update_tag", "create_group", "get_group", "update_group",
+                   "list_object_tags", "append_object_tags", "replace_object_tags", "remove_object_tag"}
+OBJECT_WRITES = {"append_object_tags", "replace_object_tags", "remove_object_tag"}
+
+
+def test_every_response_declares_the_headers_of_the_contract() -> None:
+    """A generated client can read them: X-Request-Id on every answer, Retry-After on 429 and 503, ETag on the
+    success of single-resource reads and writes, RateLimit-Policy and RateLimit on object writes (success and
+    429), Idempotent-Replayed on the answers a POST may replay; all as references to components/headers."""
+    spec = build_spec()
+    declared = spec["components"]["headers"]
+    for operations in spec["paths"].values():
+        for method, operation in operations.items():
+            name = operation["operationId"]
+            for code, response in operation["responses"].items():
+                headers = response["headers"]
+                for header in headers.values():
+                    assert header["$ref"].removeprefix("#/components/headers/") in declared
+                where = (name, code)
+                assert "X-Request-Id" in headers, where
+                assert ("Retry-After" in headers) == (code in ("429", "503")), where
+                success = code.startswith("2")
+                assert ("ETag" in headers) == (success and name in ETAG_OPERATIONS), where
+                assert ("RateLimit" in headers) == ((success or code == "429") and name in OBJECT_WRITES), where
+                assert ("RateLimit-Policy" in headers) == ("RateLimit" in headers), where
+                replayable = method == "post" and code != "429" and not code.startswith("5")
+                assert ("Idempotent-Replayed" in headers) == replayable, where
+    assert declared["X-Request-Id"]["required"] and declared["ETag"]["required"]

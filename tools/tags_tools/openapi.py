@@ -4,8 +4,9 @@ Each function module's resolver knows its route, parameters and models; `build_s
 template routes to, keeps the operations the template actually routes to it, and merges paths and components.
 Powertools' 422 "Validation Error" responses are dropped (the service answers validation failures with 400 in
 its error envelope) together with the schemas nothing refers to any more. What `tags_core.api.handler` does around
-every resolver is added per operation: every POST takes an `Idempotency-Key` header (and may answer 409 for it),
-and every operation that documents 412 takes an `If-Match` header.
+every resolver is added per operation: every POST takes an `Idempotency-Key` header (and may answer 409 for it;
+any answer it stores may come back with `Idempotent-Replayed`), and every operation that documents 412 takes an
+`If-Match` header. The response headers the routes refer to are declared once, in `components/headers`.
 
 `python -m tags_tools.openapi` (`make openapi`) writes docs/openapi.json; `--check` fails when it is stale.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tags_core.http.idempotency import KEY_PATTERN
+from tags_core.http.responses import HEADERS, header_refs
 from tags_tools import template as tpl
 
 __all__ = ["DEFAULT_OUTPUT", "TITLE", "api_version", "build_spec", "main", "render"]
@@ -137,6 +139,10 @@ def _with_handler_plumbing(method: str, operation: dict[str, Any]) -> dict[str, 
         parameters.append(IDEMPOTENCY_KEY_PARAMETER)
         if "409" not in responses:
             responses["409"] = {**responses["400"], "description": "Conflict: Idempotency-Key reused or in use"}
+        for code, response in responses.items():  # every stored answer can be replayed: all but 429 and 5xx
+            if code != "429" and not code.startswith("5"):
+                headers = {**response.get("headers", header_refs()), **header_refs("Idempotent-Replayed")}
+                responses[code] = {**response, "headers": headers}
     if "412" in responses:
         parameters.append(IF_MATCH_PARAMETER)
     return {**operation, "parameters": parameters, "responses": responses} if parameters else operation
@@ -188,7 +194,7 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
         "tags": [{"name": tag} for tag in tags],
         "paths": {path: paths[path] for path in sorted(paths)},
         "components": {"schemas": {name: schemas[name] for name in sorted(keep)},
-                       "securitySchemes": security_schemes},
+                       "headers": HEADERS, "securitySchemes": security_schemes},
         "security": [{SECURITY_SCHEME: []}],
     }
 
