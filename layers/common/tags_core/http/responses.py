@@ -86,7 +86,7 @@ def responses(status: int, model: type[BaseModel] | None, *errors: int, descript
     }
     # Any route: API Gateway's stage throttling (429) and the generic error of a failed function (500) too.
     for code in sorted({400, 401, 403, 429, 500, 503, *errors}):
-        extra = ("Retry-After",) if code in (429, 503) else ()
+        extra: tuple[str, ...] = ("Retry-After",) if code in (429, 503) else ()
         if code == 429 and write_budget:
             extra += RATE_LIMITED_HEADERS
         documented[code] = {"description": _ERROR_TEXT[code], "headers": header_refs(*extra),
