@@ -117,3 +117,34 @@ def test_every_response_declares_the_headers_of_the_contract() -> None:
                 replayable = method == "post" and code != "429" and not code.startswith("5")
                 assert ("Idempotent-Replayed" in headers) == replayable, where
     assert declared["X-Request-Id"]["required"] and declared["ETag"]["required"]
+
+
+def test_schemas_state_the_rules_a_generated_client_can_check() -> None:
+    spec = build_spec()
+    schemas, parameters = spec["components"]["schemas"], spec["components"]["parameters"]
+    patch = schemas["TagPatch"]["properties"]
+    for field in ("name", "type"):  # null is refused: not nullable, no null default
+        assert "anyOf" not in patch[field] and "default" not in patch[field], patch[field]
+    assert patch["applies_to"]["$ref"].endswith("/AppliesToPatch")
+    assert "anyOf" not in schemas["GroupPatch"]["properties"]["name"]
+    assert all(p["type"] == "boolean" for p in schemas["AppliesToPatch"]["properties"].values())
+    color = schemas["TagCreate"]["properties"]["color"]["anyOf"][0]
+    assert re.fullmatch(color["pattern"], "#A0b1c2") and not re.fullmatch(color["pattern"], "")
+    name = schemas["TagCreate"]["properties"]["name"]["pattern"]
+    assert re.fullmatch(name, "Ops  2") and not re.fullmatch(name, "a\tb") and not re.fullmatch(name, "   ")
+    items = schemas["BatchCreate"]["properties"]["tags"]["items"]["anyOf"]
+    assert items[0]["type"] == "string" and items[1]["$ref"].endswith("/TagCreate")
+    assert schemas["ItemError"]["properties"]["errors"]["items"]["$ref"].endswith("/ErrorEntry")
+    assert {"existing_id", "tag_id", "tag_ids", "names", "tag_count"} <= set(schemas["ErrorEntry"]["properties"])
+    assert parameters["kind"]["schema"] == {"$ref": "#/components/schemas/ObjectKinds"}
+    kind_routes = [p for path, ops in spec["paths"].items() if "{kind}" in path for op in ops.values()
+                   for p in op["parameters"] if p.get("$ref") == "#/components/parameters/kind"]
+    assert len(kind_routes) == 4  # one shared parameter...
+    by_kind = next(p for p in spec["paths"]["/tags/{tag_id}/objects"]["get"]["parameters"] if p.get("name") == "kind")
+    assert by_kind["schema"] == parameters["kind"]["schema"]  # ...and one enum, also for the reverse lookup filter
+    group_filter = next(p for p in spec["paths"]["/tags"]["get"]["parameters"] if p.get("name") == "group_id")
+    assert group_filter["schema"]["type"] == "string" and re.fullmatch(group_filter["schema"]["pattern"], "none")
+    for operations in spec["paths"].values():  # a query string cannot say null: no nullable query parameter
+        for operation in operations.values():
+            for parameter in operation["parameters"]:
+                assert "anyOf" not in parameter.get("schema", {}), parameter

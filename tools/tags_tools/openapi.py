@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tags_core.http.idempotency import KEY_PATTERN
+from tags_core.http.params import KIND_SCHEMA, KIND_SCHEMA_NAME
 from tags_core.http.responses import HEADERS, header_refs
 from tags_tools import template as tpl
 
@@ -131,9 +132,38 @@ def _reachable(paths: Mapping[str, Any], schemas: Mapping[str, Any]) -> set[str]
     return seen
 
 
+def _shared_path_parameters(paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every path parameter declared once, in components/parameters, and referred to by the operations: under its
+    name, or, for a second definition of the same name, under `<operation id>_<name>`."""
+    shared: dict[str, Any] = {}
+    for operations in paths.values():
+        for operation in operations.values():
+            parameters = operation.get("parameters") or []
+            for index, parameter in enumerate(parameters):
+                if parameter.get("in") != "path":
+                    continue
+                key = parameter["name"]
+                if shared.get(key, parameter) != parameter:
+                    key = f"{operation['operationId']}_{key}"
+                shared[key] = parameter
+                parameters[index] = {"$ref": f"#/components/parameters/{key}"}
+    return shared
+
+
+def _not_nullable(parameter: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or a string, never null (a query string cannot say null): an optional
+    parameter's `X | None` schema becomes X, keeping what was said of it (pattern, x-enum-varnames, ...)."""
+    schema = parameter.get("schema") or {}
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if parameter.get("in") != "query" or len(branches) != 1 or len(schema["anyOf"]) != 2:
+        return parameter
+    merged = {**branches[0], **{k: v for k, v in schema.items() if k not in ("anyOf", "default")}}
+    return {**parameter, "schema": merged}
+
+
 def _with_handler_plumbing(method: str, operation: dict[str, Any]) -> dict[str, Any]:
     """The headers tags_core.api.handler reads for every route, and the answers they bring."""
-    parameters = list(operation.get("parameters") or [])
+    parameters = [_not_nullable(p) for p in operation.get("parameters") or []]
     responses = dict(operation["responses"])
     if method == "post":
         parameters.append(IDEMPOTENCY_KEY_PARAMETER)
@@ -185,7 +215,9 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
         _merge_named(schemas, components.get("schemas") or {}, "schema")
         _merge_named(security_schemes, components.get("securitySchemes") or {}, "security scheme")
 
-    keep = _reachable(paths, schemas)
+    parameters = _shared_path_parameters(paths)
+    schemas[KIND_SCHEMA_NAME] = KIND_SCHEMA  # the {kind} routes refer to it (tags_core.http.params.Kind)
+    keep = _reachable({"paths": paths, "parameters": parameters}, schemas)
     tags = sorted({tag for operations in paths.values() for op in operations.values() for tag in op.get("tags", [])})
     return {
         "openapi": openapi_version,
@@ -194,7 +226,7 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
         "tags": [{"name": tag} for tag in tags],
         "paths": {path: paths[path] for path in sorted(paths)},
         "components": {"schemas": {name: schemas[name] for name in sorted(keep)},
-                       "headers": HEADERS, "securitySchemes": security_schemes},
+                       "parameters": parameters, "headers": HEADERS, "securitySchemes": security_schemes},
         "security": [{SECURITY_SCHEME: []}],
     }
 
