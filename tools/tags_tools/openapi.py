@@ -36,6 +36,16 @@ DESCRIPTION = (
     "`Authorization: Bearer <api key>`; read keys may only GET. Errors use one envelope: "
     "`{status, description, response_time, request_id, errors: [{code, message, field?}]}`."
 )
+# Who answers questions about the API, and on what terms it is offered (Redocly's info-license, Spectral's
+# info-contact): the service is not open source.
+CONTACT = {"name": "Tags service maintainers (see README.md)"}
+LICENSE = {"name": "Proprietary: for the service's tenants under their agreement",
+           "identifier": "LicenseRef-Proprietary"}  # SPDX: a license of its own, not a listed one
+TAG_DESCRIPTIONS = {
+    "Tags": "Tags of a tenant: create (one or a batch), list and search, read, change, delete, merge.",
+    "Tag groups": "Named groups that organise tags; a tag is in at most one group (or free-standing).",
+    "Tags on objects": "The tags on conversations, customers and comments, and the objects carrying a tag.",
+}
 SECURITY_SCHEME = "bearerAuth"
 DEFAULT_OUTPUT = tpl.ROOT / "docs" / "openapi.json"
 DEFAULT_SERVERS: list[dict[str, Any]] = [
@@ -98,6 +108,14 @@ def _function_schema(module_name: str, version: str) -> dict[str, Any]:
     text = app.get_openapi_json_schema(title=TITLE, version=version, security_schemes={SECURITY_SCHEME: bearer},
                                        security=[{SECURITY_SCHEME: []}])
     return dict(json.loads(text))
+
+
+def _route_description(module_name: str) -> str | None:
+    """An operation's description: its function module's docstring, without the leading `METHOD /path — `."""
+    doc = " ".join((importlib.import_module(module_name).__doc__ or "").split())
+    head, sep, tail = doc.partition(" — ")
+    text = tail if sep and head.split(" ", 1)[0].isupper() else doc
+    return text[:1].upper() + text[1:] if text else None
 
 
 def _merge_named(target: dict[str, Any], source: Mapping[str, Any], what: str) -> None:
@@ -193,6 +211,7 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
         if not spec.routes:
             continue
         document = _function_schema(spec.module, version)
+        described = _route_description(spec.module)
         openapi_version = str(document.get("openapi", openapi_version))
         routed = {(route.path, route.method.lower()) for route in spec.routes}
         for path, operations in (document.get("paths") or {}).items():
@@ -210,7 +229,10 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
                         raise ValueError(f"operationId {operation_id!r} used by {operation_ids[operation_id]} "
                                          f"and {spec.logical_id}")
                     operation_ids[operation_id] = spec.logical_id
-                slot[method] = _with_handler_plumbing(method, {**operation, "responses": responses})
+                documented = {**operation, "responses": responses}
+                if described and not documented.get("description"):
+                    documented["description"] = described
+                slot[method] = _with_handler_plumbing(method, documented)
         components = document.get("components") or {}
         _merge_named(schemas, components.get("schemas") or {}, "schema")
         _merge_named(security_schemes, components.get("securitySchemes") or {}, "security scheme")
@@ -221,9 +243,10 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
     tags = sorted({tag for operations in paths.values() for op in operations.values() for tag in op.get("tags", [])})
     return {
         "openapi": openapi_version,
-        "info": {"title": TITLE, "version": version, "description": DESCRIPTION},
+        "info": {"title": TITLE, "version": version, "description": DESCRIPTION, "contact": CONTACT,
+                 "license": LICENSE},
         "servers": servers if servers is not None else DEFAULT_SERVERS,
-        "tags": [{"name": tag} for tag in tags],
+        "tags": [{"name": tag, "description": TAG_DESCRIPTIONS[tag]} for tag in tags],
         "paths": {path: paths[path] for path in sorted(paths)},
         "components": {"schemas": {name: schemas[name] for name in sorted(keep)},
                        "parameters": parameters, "headers": HEADERS, "securitySchemes": security_schemes},
