@@ -124,7 +124,9 @@ def test_schemas_state_the_rules_a_generated_client_can_check() -> None:
     schemas, parameters = spec["components"]["schemas"], spec["components"]["parameters"]
     patch = schemas["TagPatch"]["properties"]
     for field in ("name", "type"):  # null is refused: not nullable, no null default
-        assert "anyOf" not in patch[field] and "default" not in patch[field], patch[field]
+        assert {"type": "null"} not in patch[field].get("anyOf", []) and "default" not in patch[field], patch[field]
+    assert [b["$ref"].rsplit("/", 1)[1] for b in patch["type"]["anyOf"]] == ["TagType", "TagTypeNumber"]
+    assert schemas["TagTypeNumber"]["x-enum-varnames"] == ["TAG", "GOAL", "MISS"]  # not VALUE_1
     assert patch["applies_to"]["$ref"].endswith("/AppliesToPatch")
     assert "anyOf" not in schemas["GroupPatch"]["properties"]["name"]
     assert all(p["type"] == "boolean" for p in schemas["AppliesToPatch"]["properties"].values())

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tags_core.domain.models import SHARED_SCHEMAS
 from tags_core.http.idempotency import KEY_PATTERN
 from tags_core.http.params import KIND_SCHEMA, KIND_SCHEMA_NAME
 from tags_core.http.responses import HEADERS, header_refs
@@ -239,6 +240,7 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
 
     parameters = _shared_path_parameters(paths)
     schemas[KIND_SCHEMA_NAME] = KIND_SCHEMA  # the {kind} routes refer to it (tags_core.http.params.Kind)
+    schemas.update(SHARED_SCHEMAS)  # the tag types (tags_core.domain.models)
     keep = _reachable({"paths": paths, "parameters": parameters}, schemas)
     tags = sorted({tag for operations in paths.values() for op in operations.values() for tag in op.get("tags", [])})
     return {

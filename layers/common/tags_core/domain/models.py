@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SkipValidation,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -64,9 +65,22 @@ def _name(value: str) -> str:
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_RAW_NAME, json_schema_extra={"pattern": NAME_PATTERN}),
                  AfterValidator(_name)]
-TypeIn = Annotated[TagType, BeforeValidator(_type_alias)]
+# Shared schemas (components/schemas of the OpenAPI document, added by tags_tools.openapi): one enum of the tag
+# types for requests and answers, and the older numbers requests may still send (1 tag, 2 goal, 3 miss).
+SHARED_SCHEMAS: dict[str, dict[str, Any]] = {
+    "TagType": {"title": "TagType", "type": "string", "enum": ["tag", "goal", "miss"]},
+    "TagTypeNumber": {"title": "TagTypeNumber", "type": "integer", "enum": [1, 2, 3],
+                      "description": "Older spellings of the tag types: 1 tag, 2 goal, 3 miss.",
+                      "x-enum-varnames": ["TAG", "GOAL", "MISS"]},
+}
+_TYPE_REF = {"$ref": "#/components/schemas/TagType"}
+TypeIn = Annotated[TagType, BeforeValidator(_type_alias), WithJsonSchema(
+    {"anyOf": [_TYPE_REF, {"$ref": "#/components/schemas/TagTypeNumber"}]})]
+TypeOut = Annotated[TagType, WithJsonSchema({"allOf": [_TYPE_REF]})]  # (a bare $ref in a model field trips pydantic)
 TagId = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={"pattern": ID_PATTERN})]
-GroupIdIn = Annotated[TagId | None, BeforeValidator(_group_alias)]
+GroupIdIn = Annotated[TagId | None, BeforeValidator(_group_alias), WithJsonSchema({"anyOf": [
+    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": ID_PATTERN},
+    {"const": 0, "description": "An older spelling of null."}, {"type": "null"}]})]
 ColorIn = Annotated[Annotated[str, Field(max_length=7, json_schema_extra={"pattern": COLOR.pattern})] | None,
                     AfterValidator(_color)]
 Description = Annotated[Annotated[str, Field(max_length=MAX_DESCRIPTION)] | None, Field()]
@@ -116,8 +130,10 @@ def _not_null_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
         prop = schema["properties"][name]
         branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
         prop.pop("default", None)
-        if branches:
+        if len(branches) == 1:
             prop.update(branches[0])
+        elif branches:
+            prop["anyOf"] = branches
 
 
 class PatchModel(StrictModel):
@@ -189,7 +205,7 @@ class Tag(Model):
     object: Literal["tag"] = "tag"
     name: str
     name_slug: str
-    type: TagType
+    type: TypeOut
     group_id: str | None
     applies_to: AppliesTo
     color: str | None

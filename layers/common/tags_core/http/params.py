@@ -30,8 +30,7 @@ ObjectId = Annotated[str, Path(description="1-128 of A-Z a-z 0-9 . _ : -",
 TagIdPath = Annotated[str, Path(description="A tag id", json_schema_extra={"pattern": ID_PATTERN})]
 GroupIdPath = Annotated[str, Path(description="A tag group id", json_schema_extra={"pattern": ID_PATTERN})]
 # Detaching is idempotent whatever the value: one that names no attached tag changes nothing (200).
-AnyTagIdPath = Annotated[str, Path(description="A tag id; any other value is simply not attached (nothing changes)",
-                                   min_length=1, max_length=64)]
+AnyTagIdPath = Annotated[str, Path(description="A tag id; any other value is simply not attached (nothing changes)")]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 PageNumber = Annotated[int | None, Query(ge=1)]
