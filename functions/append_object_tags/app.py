@@ -17,10 +17,10 @@ app = build_app()
 
 @app.post("/<kind>/<object_id>/tags", operation_id="append_object_tags",
           summary="Attach tags to an object", tags=["Tags on objects"],
-          responses=responses(200, ObjectTagList, 404, 413, 415, 429))
+          responses=responses(200, ObjectTagList, 404, 413, 415, 429, etag=True, write_budget=True))
 def append_object_tags(kind: Kind, object_id: ObjectId, body: Annotated[AttachRequest, Body()]):
-    data, meta = attachments.set_object_tags(principal(), object_kind(kind), object_id, body, replace=False)
-    return versioned(data, meta=meta)
+    data, meta, budget = attachments.set_object_tags(principal(), object_kind(kind), object_id, body, replace=False)
+    return versioned(data, meta=meta, headers=budget.headers())
 
 
 lambda_handler = handler(app)

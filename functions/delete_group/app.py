@@ -6,6 +6,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tags_core.domain import groups
+from tags_core.http.params import GroupIdPath
 from tags_core.http.request import if_match, principal
 from tags_core.http.resolver import build_app, handler
 from tags_core.http.responses import ok, responses
@@ -16,7 +17,7 @@ app = build_app()
 
 @app.delete("/tag-groups/<group_id>", operation_id="delete_group", summary="Delete a tag group", tags=["Tag groups"],
             responses=responses(200, DeletedEnvelope, 404, 409, 412))
-def delete_group(group_id: str, ungroup: Annotated[bool, Query()] = False):
+def delete_group(group_id: GroupIdPath, ungroup: Annotated[bool, Query()] = False):
     return ok(groups.delete_group(principal(), group_id, ungroup=ungroup, expected_version=if_match()))
 
 

@@ -12,7 +12,7 @@ app = build_app()
 
 @app.get("/<kind>/<object_id>/tags", operation_id="list_object_tags",
          summary="List an object's tags", tags=["Tags on objects"],
-         responses=responses(200, ObjectTagList, 404))
+         responses=responses(200, ObjectTagList, 404, etag=True))
 def list_object_tags(kind: Kind, object_id: ObjectId):
     data, meta = attachments.list_object_tags(principal(), object_kind(kind), object_id)
     return versioned(data, meta=meta)

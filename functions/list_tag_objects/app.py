@@ -1,12 +1,10 @@
 """GET /tags/{tag_id}/objects — the objects carrying a tag, cursor paginated."""
 
-from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tags_core.domain import attachments
 from tags_core.http.paging import cursored
-from tags_core.http.params import DEFAULT_LIMIT, Cursor, Limit, object_kind
+from tags_core.http.params import DEFAULT_LIMIT, Cursor, KindFilter, Limit, TagIdPath, object_kind
 from tags_core.http.request import principal
 from tags_core.http.resolver import build_app, handler
 from tags_core.http.responses import responses
@@ -19,8 +17,8 @@ app = build_app()
          summary="List the objects carrying a tag", tags=["Tags on objects"],
          responses=responses(200, TaggedObjectList, 404))
 def list_tag_objects(
-    tag_id: str,
-    kind: Annotated[Literal["conversations", "customers", "comments"] | None, Query()] = None,
+    tag_id: TagIdPath,
+    kind: KindFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ):

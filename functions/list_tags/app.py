@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tags_core.domain import tags
 from tags_core.http.paging import PageRequest, paged
-from tags_core.http.params import DEFAULT_LIMIT, Cursor, Limit, PageNumber, Search, Sort
+from tags_core.http.params import DEFAULT_LIMIT, Cursor, GroupFilter, Limit, PageNumber, Search, Sort, TypeFilter
 from tags_core.http.request import principal
 from tags_core.http.resolver import build_app, handler
 from tags_core.http.responses import responses
@@ -21,8 +21,8 @@ def list_tags(
     page: PageNumber = None,
     cursor: Cursor = None,
     q: Search = None,
-    type: Annotated[Literal["tag", "goal", "miss", "1", "2", "3"] | None, Query()] = None,
-    group_id: Annotated[str | None, Query(min_length=1, max_length=64, description="A group id, or null")] = None,
+    type: TypeFilter = None,
+    group_id: GroupFilter = None,
     applies_to: Annotated[Literal["conversation", "customer", "comment"] | None, Query()] = None,
     sort: Sort = "name",
     archived: Annotated[Literal["false", "true", "all"], Query(

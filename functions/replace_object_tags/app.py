@@ -17,11 +17,11 @@ app = build_app()
 
 @app.put("/<kind>/<object_id>/tags", operation_id="replace_object_tags",
          summary="Replace an object's tags", tags=["Tags on objects"],
-         responses=responses(200, ObjectTagList, 404, 412, 413, 415, 429))
+         responses=responses(200, ObjectTagList, 404, 412, 413, 415, 429, etag=True, write_budget=True))
 def replace_object_tags(kind: Kind, object_id: ObjectId, body: Annotated[AttachRequest, Body()]):
-    data, meta = attachments.set_object_tags(principal(), object_kind(kind), object_id, body, replace=True,
+    data, meta, budget = attachments.set_object_tags(principal(), object_kind(kind), object_id, body, replace=True,
                                              expected_version=if_match())
-    return versioned(data, meta=meta)
+    return versioned(data, meta=meta, headers=budget.headers())
 
 
 lambda_handler = handler(app)

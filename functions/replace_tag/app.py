@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from tags_core.domain import tags
 from tags_core.domain.models import TagCreate
+from tags_core.http.params import TagIdPath
 from tags_core.http.request import if_match, principal
 from tags_core.http.resolver import build_app, handler
 from tags_core.http.responses import responses, versioned
@@ -15,8 +16,8 @@ app = build_app()
 
 
 @app.put("/tags/<tag_id>", operation_id="replace_tag", summary="Replace a tag", tags=["Tags"],
-         responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415))
-def replace_tag(tag_id: str, body: Annotated[TagCreate, Body()]):
+         responses=responses(200, TagEnvelope, 404, 409, 412, 413, 415, etag=True))
+def replace_tag(tag_id: TagIdPath, body: Annotated[TagCreate, Body()]):
     return versioned(tags.replace_tag(principal(), tag_id, body, if_match()))
 
 

@@ -209,6 +209,16 @@ def test_get_carries_an_etag(invoke: Invoke) -> None:
     assert result.headers["ETag"] == '"1"'
 
 
+def test_create_answers_the_etag_a_patch_can_send_back(invoke: Invoke) -> None:
+    """Every single-resource write answer carries ETag, creation included (no read needed before the first PATCH)."""
+    for path, body in (("/tag-groups", {"name": "Fresh"}), ("/tags", {"name": "Fresh"})):
+        created = invoke("POST", path, body=body)
+        assert created.status == 201 and created.headers["ETag"] == '"1"', created.json
+        patched = invoke("PATCH", f"{path}/{created.data['id']}", body={"description": "d"},
+                         headers={"If-Match": created.headers["ETag"]})
+        assert patched.status == 200 and patched.headers["ETag"] == '"2"', patched.json
+
+
 def test_patch_honours_if_match_and_answers_the_new_etag(invoke: Invoke) -> None:
     made = new_group(invoke, "Ops")
     stale = invoke("PATCH", f"/tag-groups/{made['id']}", body={"description": "lost"}, headers={"If-Match": '"99"'})

@@ -244,7 +244,8 @@ def test_group_filter_and_free_standing_filter(invoke: Invoke) -> None:
                    {"name": "H1", "group_id": support}, "Free1", {"name": "Free2", "group_id": 0}])
     assert names_of(list_tags(invoke, group_id=sales)) == ["S1", "S2"]
     assert names_of(list_tags(invoke, group_id=support)) == ["H1"]
-    assert names_of(list_tags(invoke, group_id="null")) == ["Free1", "Free2"]
+    for free_standing in ("none", "null", "0"):  # `none` documented; `null` and `0` the older spellings
+        assert names_of(list_tags(invoke, group_id=free_standing)) == ["Free1", "Free2"], free_standing
     assert names_of(list_tags(invoke, group_id=sales, sort="-created_at")) == ["S2", "S1"]
     assert names_of(list_tags(invoke, group_id="null", sort="-name")) == ["Free2", "Free1"]
     assert list_tags(invoke, group_id=MISSING_ID).data == []

@@ -87,3 +87,66 @@ def test_template_local_server_and_committed_openapi_serve_one_route_set(local_a
     assert served == template_routes
     # a path outside the set is not served, whatever the method
     assert local_api.request("GET", "/tags/x1/unknown", key=None).status == 404
+
+
+ETAG_OPERATIONS = {"create_tag", "get_tag", "replace_tag", "update_tag", "create_group", "get_group", "update_group",
+                   "list_object_tags", "append_object_tags", "replace_object_tags", "remove_object_tag"}
+OBJECT_WRITES = {"append_object_tags", "replace_object_tags", "remove_object_tag"}
+
+
+def test_every_response_declares_the_headers_of_the_contract() -> None:
+    """A generated client can read them: X-Request-Id on every answer, Retry-After on 429 and 503, ETag on the
+    success of single-resource reads and writes, RateLimit-Policy and RateLimit on object writes (success and
+    429), Idempotent-Replayed on the answers a POST may replay; all as references to components/headers."""
+    spec = build_spec()
+    declared = spec["components"]["headers"]
+    for operations in spec["paths"].values():
+        for method, operation in operations.items():
+            name = operation["operationId"]
+            for code, response in operation["responses"].items():
+                headers = response["headers"]
+                for header in headers.values():
+                    assert header["$ref"].removeprefix("#/components/headers/") in declared
+                where = (name, code)
+                assert "X-Request-Id" in headers, where
+                assert ("Retry-After" in headers) == (code in ("429", "503")), where
+                success = code.startswith("2")
+                assert ("ETag" in headers) == (success and name in ETAG_OPERATIONS), where
+                assert ("RateLimit" in headers) == ((success or code == "429") and name in OBJECT_WRITES), where
+                assert ("RateLimit-Policy" in headers) == ("RateLimit" in headers), where
+                replayable = method == "post" and code != "429" and not code.startswith("5")
+                assert ("Idempotent-Replayed" in headers) == replayable, where
+    assert declared["X-Request-Id"]["required"] and declared["ETag"]["required"]
+
+
+def test_schemas_state_the_rules_a_generated_client_can_check() -> None:
+    spec = build_spec()
+    schemas, parameters = spec["components"]["schemas"], spec["components"]["parameters"]
+    patch = schemas["TagPatch"]["properties"]
+    for field in ("name", "type"):  # null is refused: not nullable, no null default
+        assert {"type": "null"} not in patch[field].get("anyOf", []) and "default" not in patch[field], patch[field]
+    assert [b["$ref"].rsplit("/", 1)[1] for b in patch["type"]["anyOf"]] == ["TagType", "TagTypeNumber"]
+    assert schemas["TagTypeNumber"]["x-enum-varnames"] == ["TAG", "GOAL", "MISS"]  # not VALUE_1
+    assert patch["applies_to"]["$ref"].endswith("/AppliesToPatch")
+    assert "anyOf" not in schemas["GroupPatch"]["properties"]["name"]
+    assert all(p["type"] == "boolean" for p in schemas["AppliesToPatch"]["properties"].values())
+    color = schemas["TagCreate"]["properties"]["color"]["anyOf"][0]
+    assert re.fullmatch(color["pattern"], "#A0b1c2") and not re.fullmatch(color["pattern"], "")
+    name = schemas["TagCreate"]["properties"]["name"]["pattern"]
+    assert re.fullmatch(name, "Ops  2") and not re.fullmatch(name, "a\tb") and not re.fullmatch(name, "   ")
+    items = schemas["BatchCreate"]["properties"]["tags"]["items"]["anyOf"]
+    assert items[0]["type"] == "string" and items[1]["$ref"].endswith("/TagCreate")
+    assert schemas["ItemError"]["properties"]["errors"]["items"]["$ref"].endswith("/ErrorEntry")
+    assert {"existing_id", "tag_id", "tag_ids", "names", "tag_count"} <= set(schemas["ErrorEntry"]["properties"])
+    assert parameters["kind"]["schema"] == {"$ref": "#/components/schemas/ObjectKinds"}
+    kind_routes = [p for path, ops in spec["paths"].items() if "{kind}" in path for op in ops.values()
+                   for p in op["parameters"] if p.get("$ref") == "#/components/parameters/kind"]
+    assert len(kind_routes) == 4  # one shared parameter...
+    by_kind = next(p for p in spec["paths"]["/tags/{tag_id}/objects"]["get"]["parameters"] if p.get("name") == "kind")
+    assert by_kind["schema"] == parameters["kind"]["schema"]  # ...and one enum, also for the reverse lookup filter
+    group_filter = next(p for p in spec["paths"]["/tags"]["get"]["parameters"] if p.get("name") == "group_id")
+    assert group_filter["schema"]["type"] == "string" and re.fullmatch(group_filter["schema"]["pattern"], "none")
+    for operations in spec["paths"].values():  # a query string cannot say null: no nullable query parameter
+        for operation in operations.values():
+            for parameter in operation["parameters"]:
+                assert "anyOf" not in parameter.get("schema", {}), parameter

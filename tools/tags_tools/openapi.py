@@ -4,8 +4,9 @@ Each function module's resolver knows its route, parameters and models; `build_s
 template routes to, keeps the operations the template actually routes to it, and merges paths and components.
 Powertools' 422 "Validation Error" responses are dropped (the service answers validation failures with 400 in
 its error envelope) together with the schemas nothing refers to any more. What `tags_core.api.handler` does around
-every resolver is added per operation: every POST takes an `Idempotency-Key` header (and may answer 409 for it),
-and every operation that documents 412 takes an `If-Match` header.
+every resolver is added per operation: every POST takes an `Idempotency-Key` header (and may answer 409 for it;
+any answer it stores may come back with `Idempotent-Replayed`), and every operation that documents 412 takes an
+`If-Match` header. The response headers the routes refer to are declared once, in `components/headers`.
 
 `python -m tags_tools.openapi` (`make openapi`) writes docs/openapi.json; `--check` fails when it is stale.
 """
@@ -22,7 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tags_core.domain.models import SHARED_SCHEMAS
 from tags_core.http.idempotency import KEY_PATTERN
+from tags_core.http.params import KIND_SCHEMA, KIND_SCHEMA_NAME
+from tags_core.http.responses import HEADERS, header_refs
 from tags_tools import template as tpl
 
 __all__ = ["DEFAULT_OUTPUT", "TITLE", "api_version", "build_spec", "main", "render"]
@@ -33,6 +37,16 @@ DESCRIPTION = (
     "`Authorization: Bearer <api key>`; read keys may only GET. Errors use one envelope: "
     "`{status, description, response_time, request_id, errors: [{code, message, field?}]}`."
 )
+# Who answers questions about the API, and on what terms it is offered (Redocly's info-license, Spectral's
+# info-contact): the service is not open source.
+CONTACT = {"name": "Tags service maintainers (see README.md)"}
+LICENSE = {"name": "Proprietary: for the service's tenants under their agreement",
+           "identifier": "LicenseRef-Proprietary"}  # SPDX: a license of its own, not a listed one
+TAG_DESCRIPTIONS = {
+    "Tags": "Tags of a tenant: create (one or a batch), list and search, read, change, delete, merge.",
+    "Tag groups": "Named groups that organise tags; a tag is in at most one group (or free-standing).",
+    "Tags on objects": "The tags on conversations, customers and comments, and the objects carrying a tag.",
+}
 SECURITY_SCHEME = "bearerAuth"
 DEFAULT_OUTPUT = tpl.ROOT / "docs" / "openapi.json"
 DEFAULT_SERVERS: list[dict[str, Any]] = [
@@ -97,6 +111,14 @@ def _function_schema(module_name: str, version: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+def _route_description(module_name: str) -> str | None:
+    """An operation's description: its function module's docstring, without the leading `METHOD /path — `."""
+    doc = " ".join((importlib.import_module(module_name).__doc__ or "").split())
+    head, sep, tail = doc.partition(" — ")
+    text = tail if sep and head.split(" ", 1)[0].isupper() else doc
+    return text[:1].upper() + text[1:] if text else None
+
+
 def _merge_named(target: dict[str, Any], source: Mapping[str, Any], what: str) -> None:
     for name, value in source.items():
         if name in target and target[name] != value:
@@ -129,14 +151,47 @@ def _reachable(paths: Mapping[str, Any], schemas: Mapping[str, Any]) -> set[str]
     return seen
 
 
+def _shared_path_parameters(paths: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every path parameter declared once, in components/parameters, and referred to by the operations: under its
+    name, or, for a second definition of the same name, under `<operation id>_<name>`."""
+    shared: dict[str, Any] = {}
+    for operations in paths.values():
+        for operation in operations.values():
+            parameters = operation.get("parameters") or []
+            for index, parameter in enumerate(parameters):
+                if parameter.get("in") != "path":
+                    continue
+                key = parameter["name"]
+                if shared.get(key, parameter) != parameter:
+                    key = f"{operation['operationId']}_{key}"
+                shared[key] = parameter
+                parameters[index] = {"$ref": f"#/components/parameters/{key}"}
+    return shared
+
+
+def _not_nullable(parameter: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or a string, never null (a query string cannot say null): an optional
+    parameter's `X | None` schema becomes X, keeping what was said of it (pattern, x-enum-varnames, ...)."""
+    schema = parameter.get("schema") or {}
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if parameter.get("in") != "query" or len(branches) != 1 or len(schema["anyOf"]) != 2:
+        return parameter
+    merged = {**branches[0], **{k: v for k, v in schema.items() if k not in ("anyOf", "default")}}
+    return {**parameter, "schema": merged}
+
+
 def _with_handler_plumbing(method: str, operation: dict[str, Any]) -> dict[str, Any]:
     """The headers tags_core.api.handler reads for every route, and the answers they bring."""
-    parameters = list(operation.get("parameters") or [])
+    parameters = [_not_nullable(p) for p in operation.get("parameters") or []]
     responses = dict(operation["responses"])
     if method == "post":
         parameters.append(IDEMPOTENCY_KEY_PARAMETER)
         if "409" not in responses:
             responses["409"] = {**responses["400"], "description": "Conflict: Idempotency-Key reused or in use"}
+        for code, response in responses.items():  # every stored answer can be replayed: all but 429 and 5xx
+            if code != "429" and not code.startswith("5"):
+                headers = {**response.get("headers", header_refs()), **header_refs("Idempotent-Replayed")}
+                responses[code] = {**response, "headers": headers}
     if "412" in responses:
         parameters.append(IF_MATCH_PARAMETER)
     return {**operation, "parameters": parameters, "responses": responses} if parameters else operation
@@ -157,6 +212,7 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
         if not spec.routes:
             continue
         document = _function_schema(spec.module, version)
+        described = _route_description(spec.module)
         openapi_version = str(document.get("openapi", openapi_version))
         routed = {(route.path, route.method.lower()) for route in spec.routes}
         for path, operations in (document.get("paths") or {}).items():
@@ -174,21 +230,28 @@ def build_spec(template: Mapping[str, Any] | None = None, *,
                         raise ValueError(f"operationId {operation_id!r} used by {operation_ids[operation_id]} "
                                          f"and {spec.logical_id}")
                     operation_ids[operation_id] = spec.logical_id
-                slot[method] = _with_handler_plumbing(method, {**operation, "responses": responses})
+                documented = {**operation, "responses": responses}
+                if described and not documented.get("description"):
+                    documented["description"] = described
+                slot[method] = _with_handler_plumbing(method, documented)
         components = document.get("components") or {}
         _merge_named(schemas, components.get("schemas") or {}, "schema")
         _merge_named(security_schemes, components.get("securitySchemes") or {}, "security scheme")
 
-    keep = _reachable(paths, schemas)
+    parameters = _shared_path_parameters(paths)
+    schemas[KIND_SCHEMA_NAME] = KIND_SCHEMA  # the {kind} routes refer to it (tags_core.http.params.Kind)
+    schemas.update(SHARED_SCHEMAS)  # the tag types (tags_core.domain.models)
+    keep = _reachable({"paths": paths, "parameters": parameters}, schemas)
     tags = sorted({tag for operations in paths.values() for op in operations.values() for tag in op.get("tags", [])})
     return {
         "openapi": openapi_version,
-        "info": {"title": TITLE, "version": version, "description": DESCRIPTION},
+        "info": {"title": TITLE, "version": version, "description": DESCRIPTION, "contact": CONTACT,
+                 "license": LICENSE},
         "servers": servers if servers is not None else DEFAULT_SERVERS,
-        "tags": [{"name": tag} for tag in tags],
+        "tags": [{"name": tag, "description": TAG_DESCRIPTIONS[tag]} for tag in tags],
         "paths": {path: paths[path] for path in sorted(paths)},
         "components": {"schemas": {name: schemas[name] for name in sorted(keep)},
-                       "securitySchemes": security_schemes},
+                       "parameters": parameters, "headers": HEADERS, "securitySchemes": security_schemes},
         "security": [{SECURITY_SCHEME: []}],
     }
 

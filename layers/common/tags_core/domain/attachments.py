@@ -26,13 +26,14 @@ from tags_core.ids import looks_like_id, new_id
 from tags_core.names import name_key, slugify
 from tags_core.store.groups import GroupStore
 from tags_core.store.table import TagSetChanged
-from tags_core.store.tag_sets import AttachRefused, GroupGuard, RateLimitExceeded, Stamp, TagSetStore
+from tags_core.store.tag_sets import AttachRefused, BudgetChanged, GroupGuard, Stamp, TagSetStore
 
 MAX_PER_CALL = 50
 MAX_PER_OBJECT = 100
 ATTEMPTS = 6
 MAX_ACTIONS = 100  # DynamoDB's limit on one transaction
 ObjectTags = tuple[list[dict[str, Any]], dict[str, Any]]  # the object's tags, and meta (object, version)
+ObjectWrite = tuple[list[dict[str, Any]], dict[str, Any], ratelimit.Budget]  # and the caller's write budget after
 
 
 def _listing(principal: Principal, kind: str, object_id: str, ids: list[str], version: int,
@@ -72,6 +73,7 @@ class _Request:
     source: str = "api"
     redirects: dict[str, str] = field(default_factory=dict)  # tags merged away → their target
     charged: bool = False  # the rate-limit charge is taken once per request, by its first committed step
+    budget: ratelimit.Budget | None = None  # as read by the last attempt (spent if that attempt charged it)
 
     def stamp(self, plan: _Plan | None = None) -> Stamp:
         """Who writes, through what, and the names of the tags the write moves (for the object's history)."""
@@ -170,41 +172,49 @@ def _unchanged(repo: TagSetStore, request: _Request, plan: _Plan) -> ObjectTags:
     return tags, meta
 
 
-def _step(repo: TagSetStore, request: _Request, plan: _Plan, rate_limit: dict[str, Any] | None) -> None:
+def _step(repo: TagSetStore, request: _Request, plan: _Plan, rate_limit: dict[str, Any] | None) -> bool:
     """A change too big for one transaction: create the new tags first (unattached, harmless), or commit the
-    removals as a step of their own; the caller then reads again and finishes. Each step is version-checked."""
+    removals as a step of their own; the caller then reads again and finishes. Each step is version-checked.
+    Returns whether the step spent the rate-limit charge."""
     tenant = request.principal.tenant
     if plan.created:  # unattached for now: their usage moves when the next step attaches them
         _check_attachable(repo, tenant, request.kind, [*plan.added, *plan.kept], request.ids, request.redirects)
         repo.create_tags(tenant, [{**t, "usage": dict.fromkeys(KINDS, 0)} for t in plan.created])
         outcomes.count(outcomes.TAGS_CREATED, len(plan.created))
-        return
+        return False
     step = plan.removed[: MAX_ACTIONS - 2]
     repo.write_tag_set(tenant, request.kind, request.object_id, old_version=plan.version, tags={
         i: at for i, at in plan.current.items() if i not in step}, added=[], removed=step, created=[],
         stamp=request.stamp(plan), rate_limit=rate_limit)
-    request.charged = True
     outcomes.count(outcomes.ATTACHMENTS_REMOVED, len(step))
+    return True
 
 
 def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
     """Commit the plan (or, too big, one step of it: None). Returns the new version."""
     principal = request.principal
-    rate_limit = None if request.charged else ratelimit.charge(principal.tenant, principal.key_id, request.kind,
-                                                               request.object_id)
+    rate_limit = None if request.charged or request.budget is None else request.budget.charge()
     actions = (1 + bool(rate_limit) + len(plan.added) + len(plan.kept) + len(plan.removed)
                + (2 * len(plan.created) + 1 if plan.created else 0) + (len(plan.guard.counts) if plan.guard else 0))
     if actions > MAX_ACTIONS:
-        _step(repo, request, plan, rate_limit)
+        if _step(repo, request, plan, rate_limit):
+            _spent(request, rate_limit)
         return None
     version = repo.write_tag_set(
         principal.tenant, request.kind, request.object_id, old_version=plan.version, tags=plan.new_set,
         added=plan.added, removed=plan.removed, created=plan.created, stamp=request.stamp(plan),
         rate_limit=rate_limit, kept=plan.kept, guard=plan.guard)
+    _spent(request, rate_limit)
     outcomes.count(outcomes.TAGS_CREATED, len(plan.created))
     outcomes.count(outcomes.ATTACHMENTS_ADDED, len(plan.added) + len(plan.created))  # created ones are attached
     outcomes.count(outcomes.ATTACHMENTS_REMOVED, len(plan.removed))
     return version
+
+
+def _spent(request: _Request, rate_limit: dict[str, Any] | None) -> None:
+    if rate_limit and request.budget is not None:
+        request.budget = request.budget.spent()
+        request.charged = True
 
 
 def _first_spellings(names: list[str]) -> list[str]:
@@ -216,9 +226,10 @@ def _first_spellings(names: list[str]) -> list[str]:
 
 
 def set_object_tags(principal: Principal, kind: str, object_id: str, body: AttachRequest, *, replace: bool,
-                    expected_version: int | None = None, source: str = "api") -> ObjectTags:
-    """Append (or, with `replace`, replace) an object's tags by name and id; returns its full tag list.
-    `source` is recorded on the write for the object's history (api, queue, bulk)."""
+                    expected_version: int | None = None, source: str = "api") -> ObjectWrite:
+    """Append (or, with `replace`, replace) an object's tags by name and id; returns its full tag list (and the
+    caller's write budget on the object). `source` is recorded on the write for the object's history (api, queue,
+    bulk)."""
     object_id = check_object_id(object_id)
     names = _first_spellings(body.tags)
     ids = list(dict.fromkeys(body.tag_ids))
@@ -230,25 +241,29 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
     repo = TagSetStore()
     request = _Request(principal, kind, object_id, names, ids, replace, body.create_missing, body.replace_in_group,
                        source)
+    budget_key = ratelimit.key(principal.tenant, principal.key_id, kind, object_id)
     for attempt in range(ATTEMPTS):
-        tag_set, locks = repo.read_for_attach(principal.tenant, kind, object_id, names)
+        tag_set, locks, spent = repo.read_for_attach(principal.tenant, kind, object_id, names, budget_key)
+        read = ratelimit.budget(principal.tenant, principal.key_id, kind, object_id, spent)
+        request.budget = request.budget if request.charged else read
         version = int(tag_set["version"]) if tag_set else 0
         if expected_version is not None and version != expected_version:
             raise PreconditionFailed(f"The object's tags are at version {version}, not {expected_version}.",
                                      field="If-Match")
         plan = _plan(repo, request, tag_set, locks)
         if not plan.added and not plan.removed and not plan.created:
-            return _unchanged(repo, request, plan)
+            return (*_unchanged(repo, request, plan), request.budget or read)
         try:
             committed = _attempt(repo, request, plan)
+        except BudgetChanged:  # another write of this key to this object meanwhile: read the budget again
+            _backoff(attempt)
+            continue
         except TagSetChanged:
             if expected_version is not None:
                 raise PreconditionFailed("The object's tags changed meanwhile; read them again.",
                                          field="If-Match") from None
             _backoff(attempt)
             continue
-        except RateLimitExceeded:
-            raise ratelimit.refused() from None
         except AttachRefused as refused:
             target = _refuse(refused, kind, ids)
             if target:
@@ -257,7 +272,7 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
                 _backoff(attempt)
             continue
         if committed is not None:
-            return _answer(request, plan, committed)
+            return (*_answer(request, plan, committed), request.budget or read)
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")
 
 
@@ -302,31 +317,33 @@ def _new_tag(principal: Principal, name: str, kind: str, now: str) -> dict[str, 
 
 
 def remove_object_tag(principal: Principal, kind: str, object_id: str, tag_id: str,
-                      source: str = "api") -> ObjectTags:
+                      source: str = "api") -> ObjectWrite:
+    """Detach one tag; returns the object's remaining tags (and the caller's write budget on the object)."""
     object_id = check_object_id(object_id)
     repo = TagSetStore()
+    budget_key = ratelimit.key(principal.tenant, principal.key_id, kind, object_id)
+    meta: dict[str, Any] = {"object": {"kind": kind, "id": object_id}}
     for attempt in range(ATTEMPTS):
         tag_set = repo.get_tag_set(principal.tenant, kind, object_id) or {}
         current: dict[str, str] = dict(tag_set.get("tags") or {})
         version = int(tag_set.get("version", 0))
+        live, spent = repo.read_tags_and_budget(principal.tenant, list(current), budget_key)
+        budget = ratelimit.budget(principal.tenant, principal.key_id, kind, object_id, spent)
         if tag_id not in current:
-            return _listing(principal, kind, object_id, list(current), version, repo)
+            return _sorted(principal, live), {**meta, "version": version}, budget
         remaining = {i: at for i, at in current.items() if i != tag_id}
-        live = repo.get_tags(principal.tenant, list(current))
         try:
             version = repo.write_tag_set(
                 principal.tenant, kind, object_id, old_version=version, tags=remaining, added=[],
                 removed=[tag_id] if tag_id in live else [], created=[],
                 stamp=Stamp(principal.key_id, source, {tag_id: live[tag_id]["name"]} if tag_id in live else {}),
-                rate_limit=ratelimit.charge(principal.tenant, principal.key_id, kind, object_id))
-        except TagSetChanged:
+                rate_limit=budget.charge())
+        except (TagSetChanged, BudgetChanged):
             _backoff(attempt)
             continue
-        except RateLimitExceeded:
-            raise ratelimit.refused() from None
         outcomes.count(outcomes.ATTACHMENTS_REMOVED)
         live.pop(tag_id, None)  # the others' usage did not move; the list is what was read with the set
-        return _sorted(principal, live), {"object": {"kind": kind, "id": object_id}, "version": version}
+        return _sorted(principal, live), {**meta, "version": version}, budget.spent()
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")
 
 

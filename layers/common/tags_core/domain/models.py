@@ -7,9 +7,19 @@ Request models are strict (no silent coercion of "true" to true) and forbid unkn
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from tags_core.names import MAX_NAME_LENGTH, NameTooLong, normalize_name
@@ -22,6 +32,10 @@ MAX_DESCRIPTION = 500
 MAX_RAW_NAME = 1024  # bound the work before normalisation; the rule itself is 255 after it
 MAX_TAGS_PER_OBJECT = 100  # also the highest useful max_per_object of a group
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# What the OpenAPI document states of ids and names, for generated clients and schemathesis. The code checks more
+# (a name's unassigned and format characters, its length after normalisation; that an id names something).
+ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"  # a ULID as tags_core.ids makes them
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"  # no control chars, not blank
 
 
 def _type_alias(value: Any) -> Any:
@@ -50,10 +64,26 @@ def _name(value: str) -> str:
                                   {"max": MAX_NAME_LENGTH}) from exc
 
 
-Name = Annotated[str, Field(min_length=1, max_length=MAX_RAW_NAME), AfterValidator(_name)]
-TypeIn = Annotated[TagType, BeforeValidator(_type_alias)]
-GroupIdIn = Annotated[Annotated[str, Field(min_length=1, max_length=64)] | None, BeforeValidator(_group_alias)]
-ColorIn = Annotated[Annotated[str, Field(max_length=7)] | None, AfterValidator(_color)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_RAW_NAME, json_schema_extra={"pattern": NAME_PATTERN}),
+                 AfterValidator(_name)]
+# Shared schemas (components/schemas of the OpenAPI document, added by tags_tools.openapi): one enum of the tag
+# types for requests and answers, and the older numbers requests may still send (1 tag, 2 goal, 3 miss).
+SHARED_SCHEMAS: dict[str, dict[str, Any]] = {
+    "TagType": {"title": "TagType", "type": "string", "enum": ["tag", "goal", "miss"]},
+    "TagTypeNumber": {"title": "TagTypeNumber", "type": "integer", "enum": [1, 2, 3],
+                      "description": "Older spellings of the tag types: 1 tag, 2 goal, 3 miss.",
+                      "x-enum-varnames": ["TAG", "GOAL", "MISS"]},
+}
+_TYPE_REF = {"$ref": "#/components/schemas/TagType"}
+TypeIn = Annotated[TagType, BeforeValidator(_type_alias), WithJsonSchema(
+    {"anyOf": [_TYPE_REF, {"$ref": "#/components/schemas/TagTypeNumber"}]})]
+TypeOut = Annotated[TagType, WithJsonSchema({"allOf": [_TYPE_REF]})]  # (a bare $ref in a model field trips pydantic)
+TagId = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={"pattern": ID_PATTERN})]
+GroupIdIn = Annotated[TagId | None, BeforeValidator(_group_alias), WithJsonSchema({"anyOf": [
+    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": ID_PATTERN},
+    {"const": 0, "description": "An older spelling of null."}, {"type": "null"}]})]
+ColorIn = Annotated[Annotated[str, Field(max_length=7, json_schema_extra={"pattern": COLOR.pattern})] | None,
+                    AfterValidator(_color)]
 Description = Annotated[Annotated[str, Field(max_length=MAX_DESCRIPTION)] | None, Field()]
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]  # RFC 3339, UTC, milliseconds
 
@@ -94,8 +124,30 @@ class TagCreate(StrictModel):
     description: Description = None
 
 
-class AppliesToPatch(StrictModel):
+def _not_null_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The fields of a PATCH body that may be left out but not sent as null (refused by their validator): their
+    schema is the type without its null branch and without the default."""
+    for name in getattr(model, "NOT_NULL", ()):
+        prop = schema["properties"][name]
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        prop.pop("default", None)
+        if len(branches) == 1:
+            prop.update(branches[0])
+        elif branches:
+            prop["anyOf"] = branches
+
+
+class PatchModel(StrictModel):
+    """A PATCH body: fields left out keep their value."""
+
+    NOT_NULL: ClassVar[tuple[str, ...]] = ()
+    model_config = ConfigDict(json_schema_extra=_not_null_in_schema)
+
+
+class AppliesToPatch(PatchModel):
     """`applies_to` in PATCH: only the kinds given change; the result must still allow at least one kind."""
+
+    NOT_NULL = ("conversation", "customer", "comment")
 
     conversation: bool | None = None
     customer: bool | None = None
@@ -109,8 +161,10 @@ class AppliesToPatch(StrictModel):
         return value
 
 
-class TagPatch(StrictModel):
+class TagPatch(PatchModel):
     """Body of PATCH /tags/{id}: only the given fields change; `null` clears color, description, group."""
+
+    NOT_NULL = ("name", "type", "applies_to")
 
     name: Name | None = None
     type: TypeIn | None = None
@@ -130,8 +184,9 @@ class TagPatch(StrictModel):
 class BatchCreate(StrictModel):
     """Body of POST /tags/batch. Each item is a name or a tag object; items are validated one by one."""
 
-    tags: list[Any] = Field(min_length=1, max_length=100, description=(
-        "Each item is a name or a tag object as in POST /tags; an item of any other type is reported in `errors`."))
+    # Items are validated one by one (SkipValidation here), each failure reported in the answer's `errors`.
+    tags: list[SkipValidation[Name | TagCreate]] = Field(min_length=1, max_length=100, description=(
+        "Each item is a name or a tag object as in POST /tags; an item that is neither is reported in `errors`."))
 
 
 class Usage(Model):
@@ -151,7 +206,7 @@ class Tag(Model):
     object: Literal["tag"] = "tag"
     name: str
     name_slug: str
-    type: TagType
+    type: TypeOut
     group_id: str | None
     applies_to: AppliesTo
     color: str | None
@@ -169,9 +224,24 @@ class TagRef(Model):
     name: str
 
 
+class ErrorEntry(Model):
+    """One problem with a request (or a batch item): a stable `code`, a sentence, the field, and per code extras."""
+
+    code: str
+    message: str
+    field: str | None = None
+    existing_id: str | None = Field(default=None, description="tag_exists, group_exists: the tag or group that "
+                                                              "holds the name")
+    tag_id: str | None = Field(default=None, description="not_applicable: the tag that does not apply to the kind")
+    tag_ids: list[str] | None = Field(default=None, description="tag_not_found: the ids that name no tag")
+    names: list[str] | None = Field(default=None, description="tag_not_found (create_missing false): the names "
+                                                              "that name no tag")
+    tag_count: int | None = Field(default=None, description="group_not_empty: the tags still in the group")
+
+
 class ItemError(Model):
     index: int
-    errors: list[dict[str, Any]]
+    errors: list[ErrorEntry]
 
 
 class BatchResult(Model):
@@ -192,8 +262,10 @@ class GroupCreate(StrictModel):
     max_per_object: MaxPerObject = None
 
 
-class GroupPatch(StrictModel):
+class GroupPatch(PatchModel):
     """Body of PATCH /tag-groups/{id}: only the given fields change."""
+
+    NOT_NULL = ("name",)
 
     name: Name | None = None
     description: Description = None
@@ -224,7 +296,7 @@ class AttachRequest(StrictModel):
     """Body of POST and PUT /{kind}/{object_id}/tags: tags by name and/or id (50 per call at most)."""
 
     tags: list[Name] = Field(default_factory=list, max_length=50)
-    tag_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
+    tag_ids: list[TagId] = Field(default_factory=list, max_length=50)
     create_missing: bool = True
     replace_in_group: bool = Field(default=False, description=(
         "When a tag would take its group over the group's max_per_object on this object, detach the object's "
@@ -245,7 +317,7 @@ class TaggedObject(Model):
 class MergeRequest(StrictModel):
     """Body of POST /tags/{id}/merge."""
 
-    into: Annotated[str, Field(min_length=1, max_length=64)]
+    into: TagId
 
 
 class MergeResult(Model):

@@ -18,6 +18,7 @@ from tags_core.names import name_key, slugify
 from tags_core.store.tags import GroupMissing, TagStore
 from tags_core.store.tenants import TenantStore
 
+FREE_STANDING = ("none", "null", "0")  # group_id filter values for the tags in no group (`none` is the documented one)
 MUTABLE_FIELDS = ("name", "type", "group_id", "applies_to", "color", "description")
 UPDATE_ATTEMPTS = 3
 _create_adapter = TypeAdapter(TagCreate)
@@ -218,9 +219,9 @@ def list_tags(principal: Principal, window: Window, *, q: str | None, tag_type: 
     tags only when asked for (`archived`: "false" hides them, "true" lists only them, "all" both)."""
     tenant = principal.tenant
     prefix = search_prefix(q) if q is not None else None
-    ungrouped = group_id in ("null", "0")
+    ungrouped = group_id in FREE_STANDING
     if group_id is not None and not ungrouped and not looks_like_id(group_id):
-        raise InvalidInput("group_id must be a group id, or null for free-standing tags.", field="group_id")
+        raise InvalidInput("group_id must be a group id, or none for free-standing tags.", field="group_id")
     items, last = TagStore().list_tags(
         tenant, by_name=sort.lstrip("-") == "name", ascending=not sort.startswith("-"), limit=window.limit,
         start=window.start, skip=window.skip, prefix=prefix, tag_type=tag_type,

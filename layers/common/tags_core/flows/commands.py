@@ -116,15 +116,15 @@ def apply_command(command: TagCommand, message_id: str, *, deadline: float | Non
     meta: dict[str, Any] = {}
     if command.add:
         body = _attach_request(list(command.add))
-        tags, meta = _within(deadline, functools.partial(attachments.set_object_tags, principal, object_kind, object_id,
-                                                         body, replace=False, source=SOURCE))
+        tags, meta, _ = _within(deadline, functools.partial(attachments.set_object_tags, principal, object_kind,
+                                                            object_id, body, replace=False, source=SOURCE))
     if command.remove:
         names = [ref for ref in command.remove if not looks_like_id(ref)]
         by_name = repo.find_tag_ids_by_names(command.tenant, names) if names else {}  # after `add` created any
         remove_ids = [ref for ref in command.remove if looks_like_id(ref)] + list(by_name.values())
         for tag_id in dict.fromkeys(remove_ids):
-            tags, meta = _within(deadline, functools.partial(attachments.remove_object_tag, principal, object_kind,
-                                                             object_id, tag_id, SOURCE))
+            tags, meta, _ = _within(deadline, functools.partial(attachments.remove_object_tag, principal, object_kind,
+                                                                object_id, tag_id, SOURCE))
     return {"tenant": command.tenant, "kind": kind, "object_id": object_id,
             "tag_ids": [tag["id"] for tag in tags or []], "version": meta.get("version")}
 

@@ -42,8 +42,8 @@ from tags_core.observability import count_error, count_request, logger, metrics,
 CORS = CORSConfig(
     allow_origin="*",
     allow_headers=["Idempotency-Key", "If-Match"],
-    expose_headers=["X-Request-Id", "ETag", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
-                    "RateLimit-Reset"],
+    expose_headers=["X-Request-Id", "ETag", "Retry-After", "Idempotent-Replayed", "RateLimit-Policy", "RateLimit",
+                    "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
     max_age=600,
 )
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from tags_core.domain.models import (
     BatchResult,
+    ErrorEntry,
     Group,
     HistoryEntry,
     MergeResult,
@@ -59,12 +60,6 @@ class Deleted(Model):
 
 class DeletedEnvelope(Model):
     data: Deleted
-
-
-class ErrorEntry(Model):
-    code: str
-    message: str
-    field: str | None = None
 
 
 class ErrorEnvelope(Model):

@@ -24,6 +24,7 @@ TAG_SET = "tag_set"  # an object's tags
 REVERSE = "reverse"  # the reverse index: one entry per (tag, object), kept from the stream
 DELETION = "deletion"  # who deleted a tag or group (written with the delete, read by the stream; TTL)
 HISTORY = "history"  # one entry per tag attached to or detached from an object, kept from the stream (TTL)
+WRITE_BUDGET = "write_budget"  # a key's recent writes to one object (the rate limit's sliding window)
 
 # --- sort keys and prefixes of the tenant's partition -----------------------------------------------------------
 META_SK = "META"
@@ -119,8 +120,8 @@ def history_key(tenant: str, kind: str, object_id: str, version: int, n: int) ->
     return _key(history_pk(tenant, kind, object_id), f"{HISTORY_PREFIX}{version:012d}#{n:03d}")
 
 
-def rate_limit_key(tenant: str, key_id: str, kind: str, object_id: str, window_start: int) -> Key:
-    return _key(f"T#{tenant}#RL#{key_id}#{kind}#{object_id}", f"W#{window_start}")
+def rate_limit_key(tenant: str, key_id: str, kind: str, object_id: str) -> Key:
+    return _key(f"T#{tenant}#RL#{key_id}#{kind}#{object_id}", "BUDGET")
 
 
 def idempotency_pk(tenant: str) -> str:
@@ -215,6 +216,13 @@ def tag_set_item(tenant: str, kind: str, object_id: str, tags: dict[str, str], v
             **to_item({ITEM_TYPE: TAG_SET, "tenant": tenant, "kind": kind, "object_id": object_id, "tags": tags,
                        "version": version, "updated_at": updated_at, "updated_by": actor, LAST_SOURCE: source,
                        MOVED_NAMES: names})}
+
+
+def write_budget_item(tenant: str, key_id: str, kind: str, object_id: str, writes: list[int], seq: int,
+                      expires_at: int) -> dict[str, Any]:
+    """The times (epoch milliseconds) of a key's writes to an object still inside the rate limit's window."""
+    return {**rate_limit_key(tenant, key_id, kind, object_id),
+            **to_item({ITEM_TYPE: WRITE_BUDGET, "writes": writes, "seq": seq, EXPIRES_AT: expires_at})}
 
 
 def reverse_item(tenant: str, tag_id: str, kind: str, object_id: str, attached_at: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Objects' tag sets (tag id → attached_at, and a version), the usage counts they move, the per-key write budget,
-and the reverse index (objects carrying a tag) the stream keeps from them."""
+"""Objects' tag sets (tag id → attached_at, and a version), the usage counts they move, the per-key write budget
+(the times of its recent writes: a sliding window), and the reverse index (objects carrying a tag) the stream
+keeps from them."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from tags_core.clock import now_iso
 from tags_core.names import name_key
 from tags_core.store.codec import from_item, to_attr
 from tags_core.store.keys import (
-    EXPIRES_AT,
     LAST_SOURCE,
     MOVED_NAMES,
     TAG_LOCKS,
     TAG_SET,
+    WRITE_BUDGET,
     group_key,
     item_type,
     name_lock_key,
@@ -27,8 +28,9 @@ from tags_core.store.keys import (
     tag_key,
     tag_set_item,
     tag_set_key,
+    write_budget_item,
 )
-from tags_core.store.table import CONDITION_FAILED, Page, TagSetChanged, Transaction, TransactionFailed
+from tags_core.store.table import CONDITION_FAILED, Page, TagSetChanged, Transaction, TransactionFailed, public
 from tags_core.store.tags import TagStore, add_new_tags
 
 # A tag can take a new attachment of a kind while it exists, applies to the kind, was not merged away and is not
@@ -40,8 +42,8 @@ NULL_TYPE = {"S": "NULL"}
 NO_GROUP = ""  # in `members`: the tag was read free-standing
 
 
-class RateLimitExceeded(Exception):
-    """The write budget of this key on this object is spent for the current window."""
+class BudgetChanged(Exception):
+    """The key's recent writes to this object changed since they were read (another write of the same key)."""
 
 
 class AttachRefused(Exception):
@@ -53,17 +55,19 @@ class AttachRefused(Exception):
         self.tag = tag
 
 
-def write_budget(tenant: str, key_id: str, kind: str, object_id: str, window: tuple[int, int],
-                 limit: int) -> dict[str, Any]:
-    """The Update action that spends one write of the window (it fails once the budget is spent)."""
-    start, end = window
-    return {
-        "Key": rate_limit_key(tenant, key_id, kind, object_id, start),
-        "UpdateExpression": f"ADD writes :one SET {EXPIRES_AT} = :expires",
-        "ConditionExpression": "attribute_not_exists(writes) OR writes < :limit",
-        "ExpressionAttributeValues": {":one": {"N": "1"}, ":limit": {"N": str(limit)},
-                                      ":expires": {"N": str(end + 60)}},
-    }
+def write_budget(tenant: str, key_id: str, kind: str, object_id: str, writes: list[int], seq: int,
+                 expires_at: int) -> dict[str, Any]:
+    """The Put action that records a key's writes to an object (epoch ms, the new one included), provided they are
+    still at `seq` as read (0: none recorded)."""
+    item = write_budget_item(tenant, key_id, kind, object_id, writes, seq + 1, expires_at)
+    if not seq:
+        return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+    return {"Put": {"Item": item, "ConditionExpression": "seq = :seq",
+                    "ExpressionAttributeValues": {":seq": {"N": str(seq)}}}}
+
+
+def budget_key(tenant: str, key_id: str, kind: str, object_id: str) -> dict[str, Any]:
+    return rate_limit_key(tenant, key_id, kind, object_id)
 
 
 def _usage(tenant: str, tag_id: str, kind: str, delta: int, group: str | None = None) -> dict[str, Any]:
@@ -130,19 +134,35 @@ class Stamp:
 class TagSetStore(TagStore):
     """Tag sets, with the tags they carry (a tag set's write moves the tags' usage)."""
 
-    def read_for_attach(self, tenant: str, kind: str, object_id: str,
-                        names: list[str]) -> tuple[dict[str, Any] | None, dict[str, str]]:
-        """One BatchGetItem: the object's tag set and the name locks of `names` (name key → tag id)."""
-        keys = [tag_set_key(tenant, kind, object_id)] + [name_lock_key(tenant, TAG_LOCKS, n)
-                                                         for n in {name_key(n): n for n in names}.values()]
-        tag_set = None
+    def read_for_attach(self, tenant: str, kind: str, object_id: str, names: list[str],
+                        budget: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str], dict[str, Any] | None]:
+        """One BatchGetItem: the object's tag set, the name locks of `names` (name key → tag id) and the write
+        budget item at key `budget`."""
+        keys = [tag_set_key(tenant, kind, object_id), budget] + [name_lock_key(tenant, TAG_LOCKS, n)
+                                                                 for n in {name_key(n): n for n in names}.values()]
+        tag_set = spent = None
         locks: dict[str, str] = {}
         for item in self.batch_get(keys):
             if item_type(item) == TAG_SET:
                 tag_set = item
+            elif item_type(item) == WRITE_BUDGET:
+                spent = item
             else:
                 locks[name_key(item["name"])] = item["tag_id"]
-        return tag_set, locks
+        return tag_set, locks, spent
+
+    def read_tags_and_budget(self, tenant: str, tag_ids: list[str],
+                             budget: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+        """One BatchGetItem: live tags by id, and the write budget item at key `budget`."""
+        keys = [tag_key(tenant, i) for i in dict.fromkeys(tag_ids)] + [budget]
+        tags: dict[str, dict[str, Any]] = {}
+        spent = None
+        for item in self.batch_get(keys):
+            if item_type(item) == WRITE_BUDGET:
+                spent = item
+            else:
+                tags[item["id"]] = public(item)
+        return tags, spent
 
     def get_tag_set(self, tenant: str, kind: str, object_id: str) -> dict[str, Any] | None:
         return self._get(tag_set_key(tenant, kind, object_id), consistent=True)
@@ -169,7 +189,7 @@ class TagSetStore(TagStore):
         transaction = Transaction()
         transaction.add("set", {"Put": put})
         if rate_limit:
-            transaction.add("rate_limit", {"Update": rate_limit})
+            transaction.add("rate_limit", rate_limit)
         for tag_id in added:
             transaction.add(f"attach:{tag_id}", _usage(tenant, tag_id, kind, 1, guard.members.get(tag_id)))
         for group_id, count in guard.counts.items():
@@ -241,7 +261,7 @@ def _decoded(exc: TransactionFailed) -> Exception | None:
     if exc.failed("set"):
         return TagSetChanged()
     if exc.failed("rate_limit"):
-        return RateLimitExceeded()
+        return BudgetChanged()
     refused = exc.failed_any("attach:")
     if refused:
         return AttachRefused(refused[0].removeprefix("attach:"), exc.old_item(refused[0]))
