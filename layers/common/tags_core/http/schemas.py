@@ -8,6 +8,7 @@ from pydantic import Field
 
 from tags_core.domain.models import (
     BatchResult,
+    FoundObject,
     Group,
     MergeResult,
     Model,
@@ -100,6 +101,11 @@ class CursorMeta(Model):
 
 class TaggedObjectList(Model):
     data: list[TaggedObject]
+    meta: CursorMeta
+
+
+class FoundObjectList(Model):
+    data: list[FoundObject]
     meta: CursorMeta
 
 
