@@ -47,7 +47,7 @@ class World:
 
 @pytest.fixture
 def world(invoke: Invoke, stream: StreamPoller) -> World:
-    rng = random.Random(14)  # noqa: S311 - test data
+    rng = random.Random(14)
     tags = {name: new_tag(invoke, name)["id"] for name in FREQUENCIES}
     objects = [f"c-{i:03d}" for i in range(200)] + TRICKY_IDS
     sets = {o: {n for n, p in FREQUENCIES.items() if rng.random() < p} for o in objects}
