@@ -154,6 +154,8 @@ ROUTE_LIST = {
     "remove-object-tag": Route("DELETE", "/conversations/c-1/tags/{tag}", None, 200, "TransactWriteItems"),
     "list-tag-objects": Route("GET", "/tags/{tag}/objects", None, 200, "Query", stream=True),
     "merge-tag": Route("POST", "/tags/{other}/merge", {"into": "{tag}"}, 200, "TransactWriteItems", stream=True),
+    "find-objects": Route("GET", "/conversations?all={tag}&any=Other", None, 200, "Query",
+                          stream=True),
 }
 STORE_ERRORS = [*THROTTLES, "InternalServerError"]
 CONTENTION = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]
