@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from tags_core.flows.commands import handle_message
+from tags_core.observability import observed
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 SAFETY_MARGIN_SECONDS = 2.0  # a rate-limited write waits for its next window only while this much time is left
@@ -18,9 +19,12 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     if lambda_context is not None:
         left = lambda_context.get_remaining_time_in_millis() / 1000
         deadline = time.monotonic() + left - SAFETY_MARGIN_SECONDS
-    handle_message(record.body, record.message_id, deadline=deadline)
+    command_id = record.message_attributes["command_id"]  # set by a redrive (tags-admin): the original id
+    handle_message(record.body, record.message_id, command_id=command_id.string_value if command_id else None,
+                   deadline=deadline)
 
 
+@observed("command_consumer")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                       context=context)

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.core.responses import ActionResult
 from moto.dynamodb.models import dynamodb_backends
 
 from tags_tools import template as tpl
@@ -262,6 +263,45 @@ def test_delivered_records_are_trimmed_and_reading_a_trimmed_position_is_an_erro
     assert changes(streams.get_records(ShardIterator=oldest)["Records"]) == [("INSERT", "d")]
 
 
+def test_a_stream_read_is_dumped_as_json_not_walked_through_moto_s_serializer(
+        clients: tuple[Any, Any], table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's serializer took ~2 ms a record and held the server meanwhile (200 ms for a read of 100)."""
+    dynamodb, _ = clients
+    for pk in ("a", "b"):
+        dynamodb.put_item(TableName=table, Item=item(pk, note="x"))
+    stream = Stream(clients, table)
+    walked: list[str] = []
+    original = ActionResult.execute_result
+    monkeypatch.setattr(ActionResult, "execute_result",
+                        lambda self, context: walked.append(type(self).__name__) or original(self, context))
+
+    records = stream.read()
+
+    assert walked == []
+    assert changes(records) == [("INSERT", "a"), ("INSERT", "b")]
+    assert records[0]["dynamodb"]["NewImage"] == item("a", note="x")
+    created = records[0]["dynamodb"]["ApproximateCreationDateTime"]
+    assert abs(created.timestamp() - time.time()) < 60  # UTC epoch seconds on the wire
+
+
+def test_record_ages_do_not_depend_on_the_machine_s_time_zone(
+        clients: tuple[Any, Any], table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto dates records with naive UTC datetimes; read as local time, west of UTC a record looked hours younger
+    (delivered records were kept for hours), east of UTC hours older."""
+    dynamodb, _ = clients
+    shard = dynamodb_backends["123456789012"][REGION].tables[table].stream_shard
+    for zone in ("America/Los_Angeles", "Pacific/Kiritimati"):  # UTC-8 (or -7), UTC+14
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        try:
+            dynamodb.put_item(TableName=table, Item=item(zone))
+            assert moto_fixes.trim(shard, now=time.time() + 23 * 3600) == 0
+            assert moto_fixes.trim(shard, now=time.time() + 25 * 3600) == 1
+        finally:
+            monkeypatch.delenv("TZ")
+            time.tzset()
+
+
 def test_undelivered_records_are_kept_for_24_hours(server: EmbeddedDynamoDB, clients: tuple[Any, Any],
                                                     table: str) -> None:
     dynamodb, _ = clients
@@ -316,19 +356,21 @@ def test_expired_items_are_deleted_with_a_remove_record(server: EmbeddedDynamoDB
     assert changes(stream.read()) == [("REMOVE", "past")]
 
 
-def test_every_attribute_type_reads_back_as_written(clients: tuple[Any, Any], table: str) -> None:
+def test_every_attribute_type_reads_back_as_written_and_streamed(clients: tuple[Any, Any], table: str) -> None:
     dynamodb, _ = clients
     written = {**key("types"), "s": {"S": "é ✓ \"quoted\""}, "n": {"N": "-12.5"}, "b": {"B": b"\x00\xffbytes"},
                "t": {"BOOL": True}, "z": {"NULL": True}, "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]},
                "bs": {"BS": [b"\x01", b"\x02"]}, "l": {"L": [{"S": "one"}, {"N": "2"}]},
                "m": {"M": {"inner": {"L": [{"BOOL": False}]}}}}
+    stream = Stream(clients, table)
     dynamodb.put_item(TableName=table, Item=written)
 
     read = dynamodb.get_item(TableName=table, Key=key("types"))["Item"]
     queried = dynamodb.query(TableName=table, KeyConditionExpression="PK = :pk",
                              ExpressionAttributeValues={":pk": {"S": "types"}})["Items"]
+    streamed = stream.read()[0]["dynamodb"]["NewImage"]
     normalised = {**written, "ss": {"SS": sorted(written["ss"]["SS"])}}
-    for got in (read, queried[0]):
+    for got in (read, queried[0], streamed):
         assert {**got, "ss": {"SS": sorted(got["ss"]["SS"])}, "ns": {"NS": sorted(got["ns"]["NS"])},
                 "bs": {"BS": sorted(got["bs"]["BS"])}} == normalised
 

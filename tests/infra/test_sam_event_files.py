@@ -7,14 +7,16 @@ A file is `events/<function code dir>[.<variant>].json` (events/README.md); ever
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
-import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tags_core import observability
 from tags_tools import sam_events as fx
 from tags_tools import template as tpl
 from tags_tools.apigw_events import Router
@@ -86,21 +88,49 @@ def test_api_events_are_requests_for_their_route(path: Path) -> None:
 
 # --- invoking each file --------------------------------------------------------------------------------------------
 
+class Printed:
+    """What the function printed on stdout (Lambda's log): its JSON log lines and its EMF metric documents."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+        self.text = ""
+
+    def read(self) -> Printed:
+        self.text += self._capsys.readouterr().out
+        return self
+
+    @property
+    def documents(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
+
+    @property
+    def logs(self) -> list[dict[str, Any]]:
+        return [d for d in self.documents if "_aws" not in d]
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        return [d for d in self.documents if "_aws" in d]
+
+    def events(self) -> list[dict[str, Any]]:
+        """The change events the local sink logs (EVENT_BUS_NAME=local), as EventBridge would deliver them."""
+        return [d["event"] for d in self.read().logs if d.get("message") == "change event"]
+
+
 @pytest.fixture
-def published(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    """The events the local sink logs (EVENT_BUS_NAME=local), as EventBridge would deliver them."""
-    caplog.set_level(logging.INFO, logger="tags.events")
+def published(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Printed]:
+    """Logs at INFO and metrics on, as the template sets them (tests/helpers.py turns both down)."""
+    level = observability.logger.log_level
+    observability.logger.setLevel("INFO")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    try:
+        yield Printed(capsys)
+    finally:
+        observability.logger.setLevel(level)
 
-    class Published(list[dict[str, Any]]):
-        def read(self) -> list[dict[str, Any]]:
-            return [json.loads(r.getMessage().removeprefix("event ")) for r in caplog.records
-                    if r.name == "tags.events" and r.getMessage().startswith("event ")]
 
-    return Published()
-
-
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, published: Any) -> None:
+def prepare(path: Path, table: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, LambdaContext, dict[str, Any]]:
+    """The file's function with the environment `sam local invoke` gives it, the fixtures seeded; its event."""
     spec = function_for(path)
     for name, value in sam_environment(spec, table).items():
         monkeypatch.setenv(name, value)
@@ -108,8 +138,13 @@ def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, publish
     change_events.reset()
     fx.seed()
     handler = getattr(importlib.import_module(spec.module), spec.handler)
-    context = LambdaContext(function_name=spec.logical_id, timeout_seconds=30)
-    event = json.loads(path.read_text())
+    return handler, LambdaContext(function_name=spec.logical_id, timeout_seconds=30), json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, published: Printed) -> None:
+    spec = function_for(path)
+    handler, context, event = prepare(path, table, monkeypatch)
 
     if path.name == "authorizer.unauthorized.json":
         with pytest.raises(Exception, match=r"^Unauthorized$"):
@@ -142,7 +177,7 @@ def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, publish
         assert statement["Effect"] == "Allow"
     elif name == "stream_processor":
         assert result == {"batchItemFailures": []}
-        assert [e["detail-type"] for e in published.read()] == ["tag.updated", "tag.attached", "tag.deleted"]
+        assert [e["detail-type"] for e in published.events()] == ["tag.updated", "tag.attached", "tag.deleted"]
         entries, _ = repo.query_reverse(fx.TENANT, fx.TAG_ID, "conversation", 10, None)
         assert "demo-conversation-2" in [e["object_id"] for e in entries], "the reverse index follows the stream"
     elif name == "command_consumer":
@@ -155,3 +190,88 @@ def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, publish
         assert result == {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in bad]}
     else:
         pytest.fail(f"{path.name}: add what invoking it should give to this test")
+
+
+# --- what each invocation prints: logs and metrics (docs/operations.md) ------------------------------------------
+
+API_FILES = [p for p in FILES if function_for(p).routes]
+
+
+def total(document: dict[str, Any], name: str) -> float:
+    """A metric's value in an EMF document (Powertools writes a list of values)."""
+    value = document.get(name, 0)
+    return sum(value) if isinstance(value, list) else value
+
+
+@pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.name)
+def test_api_events_log_the_request_and_emit_its_metrics(path: Path, table: str, monkeypatch: pytest.MonkeyPatch,
+                                                          published: Printed) -> None:
+    handler, context, event = prepare(path, table, monkeypatch)
+    published.read()
+    published.text = ""
+    result = handler(event, context)
+    printed = published.read()
+    operation = path.name.removesuffix(".json")  # the operation id is the function's directory name
+
+    request_lines = [line for line in printed.logs if line.get("message") == "request"]
+    assert len(request_lines) == 1, printed.text
+    line = request_lines[0]
+    assert line["correlation_id"] == event["requestContext"]["requestId"]
+    assert (line["tenant"], line["key_id"]) == (fx.TENANT, fx.KEY_ID)
+    assert line["route"] == f"{event['httpMethod']} {event['resource']}"
+    assert line["status"] == result["statusCode"]
+    assert line["level"] == "INFO" and line["service"] == "tags"
+    for other in printed.logs:  # every line of the request carries who and what
+        assert other["correlation_id"] == line["correlation_id"] and other["tenant"] == fx.TENANT
+
+    (document,) = [d for d in printed.metrics if "Requests" in d]
+    (definition,) = document["_aws"]["CloudWatchMetrics"]
+    assert definition["Namespace"] == "TagsService"
+    assert definition["Dimensions"] == [["operation", "service"]] or sorted(definition["Dimensions"][0]) == [
+        "operation", "service"]
+    assert (document["service"], document["operation"], total(document, "Requests")) == ("tags", operation, 1)
+    assert document["tenant"] == fx.TENANT, "the tenant is a property of the document"
+    assert all(sorted(dims) in (["operation", "service"], ["code", "operation", "service"], ["function_name",
+               "service"]) for d in printed.metrics for dims in d["_aws"]["CloudWatchMetrics"][0]["Dimensions"])
+    expected = {"create_tag": {"TagsCreated": 1}, "batch_create_tags": {"TagsCreated": 2},
+                "delete_tag": {"TagsDeleted": 1}, "merge_tag": {"Merges": 1},
+                "remove_object_tag": {"AttachmentsRemoved": 1}}.get(operation, {})
+    assert {name: total(document, name) for name in expected} == expected
+    if operation in ("append_object_tags", "replace_object_tags"):
+        assert total(document, "AttachmentsAdded") + total(document, "AttachmentsRemoved") >= 1
+
+
+def test_an_error_is_counted_by_its_code(table: str, monkeypatch: pytest.MonkeyPatch, published: Printed) -> None:
+    path = EVENTS_DIR / "get_tag.json"
+    handler, context, event = prepare(path, table, monkeypatch)
+    event = {**event, "pathParameters": {"tag_id": "01JDTAG0000000000000000999"},
+             "path": "/tags/01JDTAG0000000000000000999"}
+    published.read()
+    published.text = ""
+    result = handler(event, context)
+    assert result["statusCode"] == 404
+    printed = published.read()
+    (error,) = [d for d in printed.metrics if "Errors" in d]
+    assert (error["service"], error["operation"], error["code"], total(error, "Errors")) == (
+        "tags", "get_tag", json.loads(result["body"])["errors"][0]["code"], 1)
+    (failed,) = [line for line in printed.logs if line.get("message") == "request failed"]
+    assert failed["status"] == 404 and failed["error_code"] == error["code"]
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_no_log_line_carries_a_key(path: Path, table: str, monkeypatch: pytest.MonkeyPatch,
+                                   published: Printed) -> None:
+    """Not the key of the event's Authorization header or authorizationToken, not the header itself, even with
+    every log line at DEBUG."""
+    handler, context, event = prepare(path, table, monkeypatch)
+    observability.logger.setLevel("DEBUG")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    secrets = {s.removeprefix("Bearer ") for s in (headers.get("authorization"), event.get("authorizationToken"))
+               if s}
+    with contextlib.suppress(Exception):  # the unauthorized authorizer event raises, as API Gateway expects
+        handler(event, context)
+    text = published.read().text
+    assert published.logs, "the function logged nothing"
+    for secret in secrets | {fx.API_KEY}:
+        assert secret not in text
+    assert "authorization" not in text.lower()

@@ -346,7 +346,8 @@ def test_environment_carries_every_required_setting() -> None:
     required = {f.alias for f in Settings.model_fields.values() if f.is_required() and f.alias}
     env = GLOBAL_FUNCTION["Environment"]["Variables"]
     assert required <= set(env), f"Settings needs {sorted(required - set(env))}"
-    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}  # a parameter (docs/operations.md)
+    assert TEMPLATE["Parameters"]["LogLevel"]["Default"] == "INFO"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "TagsService"
 
 

@@ -4,10 +4,15 @@
     tags-admin create-key acme --role write [--label "CRM sync"]
     tags-admin list-keys acme
     tags-admin revoke-key acme <key id>
+    tags-admin dlq list commands|stream          messages of a dead-letter queue (docs/operations.md)
+    tags-admin dlq show commands|stream <message id>   one message, with why it failed
+    tags-admin dlq redrive commands|stream (<message id> | --all)   apply it again; safe to run twice
 
 Global options: --table (default $TABLE_NAME, else tags-local), --endpoint-url (default $DYNAMODB_ENDPOINT_URL;
 e.g. the `DynamoDB:` line printed by tags-local), --region (default $AWS_REGION, else us-east-1), --json.
 Credentials come from the usual AWS sources. A key is shown once, when it is created; only its hash is stored.
+The queues (the stack's outputs): --command-dlq-url ($COMMAND_DLQ_URL), --command-queue-url ($COMMAND_QUEUE_URL),
+--stream-failure-url ($STREAM_FAILURE_QUEUE_URL), --sqs-endpoint-url ($SQS_ENDPOINT_URL, e.g. a local one).
 """
 
 from __future__ import annotations
@@ -79,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-key", help="revoke a key (refused from then on)")
     revoke.add_argument("tenant")
     revoke.add_argument("key_id")
+
+    dlq = commands.add_parser("dlq", help="dead-letter queues: list, show, redrive")
+    for option, variable in (("--command-dlq-url", "COMMAND_DLQ_URL"), ("--command-queue-url", "COMMAND_QUEUE_URL"),
+                             ("--stream-failure-url", "STREAM_FAILURE_QUEUE_URL"),
+                             ("--sqs-endpoint-url", "SQS_ENDPOINT_URL")):
+        dlq.add_argument(option, default=os.environ.get(variable) or None, help=f"default ${variable}")
+    dlq.add_argument("action", choices=["list", "show", "redrive"])
+    dlq.add_argument("queue", choices=["commands", "stream"])
+    dlq.add_argument("message_id", nargs="?")
+    dlq.add_argument("--all", action="store_true", help="redrive every message")
+    dlq.add_argument("--limit", type=int, default=100, help="at most this many messages (list, --all)")
     return parser
 
 
@@ -88,10 +104,55 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
         out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
+def _dlq(args: argparse.Namespace, out: TextIO) -> None:
+    import boto3  # noqa: PLC0415
+
+    from tags_tools.queues import QueueTool  # noqa: PLC0415
+
+    urls = {"commands": args.command_dlq_url, "stream": args.stream_failure_url,
+            "command-queue": args.command_queue_url}
+    needed = ["commands", "command-queue"] if args.queue == "commands" and args.action == "redrive" else [args.queue]
+    missing = [name for name in needed if not urls[name]]
+    if missing:
+        raise SystemExit(f"tags-admin: the URL of {', '.join(missing)} is needed (see tags-admin dlq --help)")
+    sqs = boto3.client("sqs", region_name=args.region, endpoint_url=args.sqs_endpoint_url)
+    streams = boto3.client("dynamodbstreams", region_name=args.region, endpoint_url=args.endpoint_url)
+    tool = QueueTool(sqs, {k: v for k, v in urls.items() if v}, streams)
+    if args.action == "list":
+        rows: list[dict[str, Any]] = [
+            {"message_id": m.message_id, "receive_count": m.receive_count, "sent_at": m.sent_at,
+             "summary": m.summary(args.queue)} for m in tool.messages(args.queue, args.limit)]
+        if args.json:
+            out.write(json.dumps(rows) + "\n")
+        elif not rows:
+            out.write(f"no messages in the {args.queue} dead-letter queue\n")
+        else:
+            _table([("MESSAGE ID", "RECEIVED", "SUMMARY"),
+                    *[(str(r["message_id"]), str(r["receive_count"]), str(r["summary"])) for r in rows]], out)
+        return
+    if args.action == "redrive" and args.all:
+        chosen = list(tool.messages(args.queue, args.limit))
+    else:
+        found = tool.find(args.queue, args.message_id or "") if args.message_id else None
+        if found is None:
+            raise SystemExit(f"tags-admin: no message {args.message_id!r} in the {args.queue} dead-letter queue")
+        chosen = [found]
+    for message in chosen:
+        if args.action == "show":
+            shown = {"message_id": message.message_id, "receive_count": message.receive_count,
+                     "sent_at": message.sent_at, "attributes": message.attributes, "body": message.body,
+                     "why": tool.why(args.queue, message)}
+            out.write(json.dumps(shown, indent=None if args.json else 2) + "\n")
+        else:
+            out.write(json.dumps(tool.redrive(args.queue, message)) + "\n")
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> None:
     from tags_core.domain import accounts as auth  # noqa: PLC0415
 
-    if args.command == "create-tenant":
+    if args.command == "dlq":
+        _dlq(args, out)
+    elif args.command == "create-tenant":
         tenant_id = auth.create_tenant(args.name, tenant_id=args.tenant_id)
         out.write(json.dumps({"tenant_id": tenant_id, "name": args.name}) + "\n" if args.json else f"{tenant_id}\n")
     elif args.command == "create-key":

@@ -8,9 +8,11 @@ threads of one interpreter would see each other's events.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -77,7 +79,10 @@ def run_handler(module: str, handler: str, event: dict[str, Any], context: dict[
     """Import `module` (once per process) and call its handler. Runs in a worker process or in this one."""
     function = getattr(importlib.import_module(module), handler)
     try:
-        return Outcome(value=function(event, LambdaContext(**context)))
+        # The function's JSON logs and metrics (its stdout on Lambda) go to this server's stderr, beside its request
+        # log: stdout holds the startup lines a caller may read, and nobody may be reading it afterwards.
+        with contextlib.redirect_stdout(sys.stderr):
+            return Outcome(value=function(event, LambdaContext(**context)))
     except Exception as exc:
         return Outcome(error_type=type(exc).__name__, error_message=str(exc), trace=traceback.format_exc())
 

@@ -17,8 +17,10 @@ writes through `make run`):
 3. Time to live. DynamoDB deletes items whose TTL attribute is in the past (with a REMOVE stream record); moto never
    does, so rate-limit windows and idempotency records pile up and every index Query (which moto answers by reading
    the whole table) slows down. `sweep_expired` deletes them; the local server calls it every few seconds.
-4. Answers. moto serializes a result by walking the service model member by member (~35 ms for a page of 20 items);
-   DynamoDB's results are already wire-format JSON, so they are dumped directly (tests compare both documents).
+4. Answers. moto serializes a result by walking the service model member by member (~35 ms for a page of 20 items;
+   ~2 ms per stream record, so a GetRecords of 100 records held the server for ~200 ms, and a consumer that fell
+   behind read bigger batches that held it longer). DynamoDB's results and stream records are already wire-format
+   JSON, so they are dumped directly (timestamps as epoch seconds, as the wire format has them).
 5. Instance tracking. Every moto model object is appended to a class-wide list when it is created (for moto's
    dashboard) and never removed: every item version ever written, every copy an update or a transaction makes,
    every stream record and shard iterator stays in memory for the life of the process (measured: 7,285 Item
@@ -37,17 +39,19 @@ writes through `make run`):
 
 `apply()` installs all of it, once per process, and refuses (UnsupportedMoto) a moto version it was not checked
 against or whose internals are not the shape it expects: a new moto fails loudly here instead of being silently
-wrong. Tests (tests/test_embedded_dynamodb.py) prove the DynamoDB semantics on the embedded server.
+wrong. Tests (tests/infra/test_embedded_dynamodb.py) prove the DynamoDB semantics on the embedded server.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import inspect
 import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
@@ -161,9 +165,15 @@ def _next_sequence(shard: Any) -> int:
     return int(shard.starting_sequence_number) + len(shard.items)
 
 
+def _epoch(moment: Any) -> float:
+    """Epoch seconds of a moto timestamp: moto's datetimes are naive and in UTC (never the machine's time zone)."""
+    if isinstance(moment, datetime):
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return float(moment)
+
+
 def _record_age(record: Any, now: float) -> float:
-    created = record.record["dynamodb"]["ApproximateCreationDateTime"]
-    return now - (created.timestamp() if hasattr(created, "timestamp") else float(created))
+    return now - _epoch(record.record["dynamodb"]["ApproximateCreationDateTime"])
 
 
 def trim(shard: Any, now: float | None = None) -> int:
@@ -283,6 +293,28 @@ def _wrap_execute_result(original: Any) -> Any:
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
     return execute_result
+
+
+def _wire(value: Any) -> Any:
+    """What json.dumps cannot write itself, as the wire format has it: binary as base64, timestamps as epoch."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime):
+        return _epoch(value)
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB wire value")
+
+
+def _stream_records_answer(handler: Any) -> Any:
+    """DynamoDBStreamsHandler.get_records: moto's backend call, answered as JSON dumped directly."""
+    from moto.core.responses import ActionResult  # noqa: PLC0415
+
+    class _JsonAnswer(ActionResult):
+        def execute_result(self, context: Any) -> Any:
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result, default=_wire)
+
+    limit = handler._get_param("Limit")
+    return _JsonAnswer(handler.backend.get_records(handler._get_param("ShardIterator"),
+                                                   1000 if limit is None else limit))
 
 
 # --- 5. instance tracking ---------------------------------------------------------------------------------------
@@ -406,15 +438,16 @@ def _install() -> None:
     from moto.dynamodb.models.table import StreamShard, Table  # noqa: PLC0415
     from moto.dynamodb.responses import DynamoHandler, DynamoResult  # noqa: PLC0415
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator  # noqa: PLC0415
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler  # noqa: PLC0415
 
     if _require(models, "copy") is not copy:
         raise UnsupportedMoto("moto.dynamodb.models no longer backs up tables with copy.deepcopy")
     checked: tuple[tuple[Any, str], ...] = (
         (StreamShard, "get"), (StreamShard, "add"), (Table, "get_item"), (Table, "delete_item"), (Table, "query"),
         (Table, "all_items"),
-        (DynamoDBStreamsBackend, "get_records"),
-        (models.DynamoDBBackend, "transact_write_items"), (DynamoResult, "execute_result"),
-        (DynamoHandler, "transact_write_items"))
+        (DynamoDBStreamsBackend, "get_records"), (DynamoDBStreamsHandler, "get_records"),
+        (DynamoDBStreamsHandler, "_get_param"), (models.DynamoDBBackend, "transact_write_items"),
+        (DynamoResult, "execute_result"), (DynamoHandler, "transact_write_items"))
     for owner, name in checked:
         _require(owner, name)
     patches: tuple[tuple[Any, str, Any], ...] = (
@@ -428,6 +461,7 @@ def _install() -> None:
         (ShardIterator, "__init__", _wrap_iterator_init(ShardIterator.__init__)),
         (DynamoDBStreamsBackend, "get_records", _wrap_get_records(DynamoDBStreamsBackend.get_records)),
         (DynamoResult, "execute_result", _wrap_execute_result(DynamoResult.execute_result)),
+        (DynamoDBStreamsHandler, "get_records", _stream_records_answer),
         (DynamoHandler, "transact_write_items", _wrap_transact_handler(DynamoHandler.transact_write_items)))
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tags_core import outcomes
 from tags_core.clock import now_iso
 from tags_core.domain import ratelimit
 from tags_core.domain.identity import Principal
@@ -129,12 +130,14 @@ def _step(repo: TagSetStore, request: _Request, plan: _Plan, rate_limit: dict[st
     if plan.created:  # unattached for now: their usage moves when the next step attaches them
         _check_attachable(repo, tenant, request.kind, [*plan.added, *plan.kept], request.ids, request.redirects)
         repo.create_tags(tenant, [{**t, "usage": dict.fromkeys(KINDS, 0)} for t in plan.created])
+        outcomes.count(outcomes.TAGS_CREATED, len(plan.created))
         return
     step = plan.removed[: MAX_ACTIONS - 2]
     repo.write_tag_set(tenant, request.kind, request.object_id, old_version=plan.version, tags={
         i: at for i, at in plan.current.items() if i not in step}, added=[], removed=step, created=[],
         actor=request.principal.key_id, rate_limit=rate_limit)
     request.charged = True
+    outcomes.count(outcomes.ATTACHMENTS_REMOVED, len(step))
 
 
 def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
@@ -147,10 +150,14 @@ def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
     if actions > MAX_ACTIONS:
         _step(repo, request, plan, rate_limit)
         return None
-    return repo.write_tag_set(
+    version = repo.write_tag_set(
         principal.tenant, request.kind, request.object_id, old_version=plan.version, tags=plan.new_set,
         added=plan.added, removed=plan.removed, created=plan.created, actor=principal.key_id,
         rate_limit=rate_limit, kept=plan.kept)
+    outcomes.count(outcomes.TAGS_CREATED, len(plan.created))
+    outcomes.count(outcomes.ATTACHMENTS_ADDED, len(plan.added) + len(plan.created))  # created ones are attached
+    outcomes.count(outcomes.ATTACHMENTS_REMOVED, len(plan.removed))
+    return version
 
 
 def _first_spellings(names: list[str]) -> list[str]:
@@ -260,6 +267,7 @@ def remove_object_tag(principal: Principal, kind: str, object_id: str, tag_id: s
             continue
         except RateLimitExceeded:
             raise ratelimit.refused() from None
+        outcomes.count(outcomes.ATTACHMENTS_REMOVED)
         live.pop(tag_id, None)  # the others' usage did not move; the list is what was read with the set
         return _sorted(principal, live), {"object": {"kind": kind, "id": object_id}, "version": version}
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")

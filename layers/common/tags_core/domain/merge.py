@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tags_core import outcomes
 from tags_core.clock import now_iso
 from tags_core.domain.identity import Principal
 from tags_core.domain.models import KINDS
@@ -43,7 +44,9 @@ def merge_tag(principal: Principal, source_id: str, into_id: str, *, dry_run: bo
     repo = MergeStore()
     repo.mark_merging(principal.tenant, source_id, into_id)
     moved: dict[str, int] = dict.fromkeys(KINDS, 0)
-    if not _move_all(principal, repo, source_id, into_id, moved, time.monotonic() + budget_seconds):
+    finished = _move_all(principal, repo, source_id, into_id, moved, time.monotonic() + budget_seconds)
+    outcomes.count(outcomes.OBJECTS_MOVED, sum(moved.values()))
+    if not finished:
         report.update(status="in_progress", moved=moved)
         return report
     try:
@@ -51,6 +54,7 @@ def merge_tag(principal: Principal, source_id: str, into_id: str, *, dry_run: bo
                           get_tag(principal, into_id, consistent=True))
     except TagSetChanged:
         raise ServiceUnavailable("The tags changed during the merge; call merge again to finish it.") from None
+    outcomes.count(outcomes.MERGES)
     report.update(status="merged", moved=moved)
     return report
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tags_core import outcomes
 from tags_core.errors import RateLimited
 from tags_core.settings import get_settings
 from tags_core.store.tag_sets import write_budget
@@ -22,6 +23,7 @@ def charge(tenant: str, key_id: str, kind: str, object_id: str) -> dict[str, Any
 
 
 def refused() -> RateLimited:
+    outcomes.count(outcomes.RATE_LIMITED_WRITES)
     now = time.time()
     _, end = _window(now)
     retry_after = max(1, int(end - now + 0.999))

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from tags_core import outcomes
 from tags_core.clock import now_iso
 from tags_core.domain.identity import Principal
 from tags_core.domain.listing import Listing, Window, search_prefix
@@ -59,6 +60,7 @@ def create_tag(principal: Principal, body: TagCreate) -> dict[str, Any]:
     _check_group(body.group_id)
     record = _new_record(principal, body)
     _create(TagStore(), principal.tenant, record)
+    outcomes.count(outcomes.TAGS_CREATED)
     return present(principal.tenant, record)
 
 
@@ -105,6 +107,7 @@ def batch_create(principal: Principal, body: BatchCreate) -> dict[str, Any]:
             continue
         inserted.append(present(principal.tenant, record))
     errors.sort(key=lambda e: e["index"])
+    outcomes.count(outcomes.TAGS_CREATED, len(inserted))
     return {"inserted": inserted, "existing": existing, "errors": errors}
 
 
@@ -184,6 +187,7 @@ def delete_tag(principal: Principal, tag_id: str, expected_version: int | None =
                 raise
             continue
         break
+    outcomes.count(outcomes.TAGS_DELETED)
     return {"id": tag_id, "object": "tag", "deleted": True}
 
 

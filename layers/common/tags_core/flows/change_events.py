@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
-import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from tags_core import outcomes
 from tags_core.clock import rfc3339
+from tags_core.observability import logger
 from tags_core.settings import get_settings
 from tags_core.store import client as db
 from tags_core.store import keys
@@ -43,8 +43,6 @@ GROUP_FIELDS = ("name", "description")
 
 Event = tuple[str, dict[str, Any]]  # (detail-type, detail)
 Image = dict[str, Any] | None
-
-logger = logging.getLogger("tags.events")
 
 
 class PublishError(Exception):
@@ -189,9 +187,10 @@ def publish(events: Sequence[Event]) -> None:
     bus = settings.event_bus_name
     if not bus or bus == LOCAL_BUS:
         _publish_locally(events, settings.events_file)
-        return
-    for start in range(0, len(events), MAX_ENTRIES):
-        _put(bus, events[start:start + MAX_ENTRIES])
+    else:
+        for start in range(0, len(events), MAX_ENTRIES):
+            _put(bus, events[start:start + MAX_ENTRIES])
+    outcomes.count(outcomes.EVENTS_PUBLISHED, len(events))
 
 
 def _entry(bus: str, event: Event) -> dict[str, Any]:
@@ -223,8 +222,8 @@ def _put(bus: str, chunk: Sequence[Event]) -> None:
         results = response.get("Entries") or []
         failed = [entry for entry, result in zip(pending, results, strict=False) if result.get("ErrorCode")]
         codes = sorted({str(r.get("ErrorCode")) for r in results if r.get("ErrorCode")})
-        logger.warning("EventBridge refused %d of %d events (%s), attempt %d", len(failed), len(pending),
-                       ", ".join(codes), attempt + 1)
+        logger.warning("EventBridge refused events", extra={"refused": len(failed), "sent": len(pending),
+                                                             "error_codes": codes, "attempt": attempt + 1})
         pending = failed or pending
         if attempt + 1 < PUT_ATTEMPTS:
             time.sleep(0.05 * 2 ** attempt)
@@ -238,22 +237,11 @@ def envelope(event: Event) -> dict[str, Any]:
             "time": detail.get("time"), "resources": [], "detail": detail}
 
 
-def _local_logger() -> logging.Logger:
-    """The events' logger, made to print even where nothing configured logging (e.g. a worker process)."""
-    if not logger.hasHandlers():
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
-    return logger
-
-
 def _publish_locally(events: Sequence[Event], path: str | None) -> None:
-    lines = [json.dumps(envelope(event), separators=(",", ":"), ensure_ascii=False) for event in events]
-    log = _local_logger()
-    for line in lines:
-        log.info("event %s", line)
+    delivered = [envelope(event) for event in events]
+    for one in delivered:
+        logger.info("change event", extra={"event": one})
     if path:
+        lines = [json.dumps(one, separators=(",", ":"), ensure_ascii=False) for one in delivered]
         with open(path, "a", encoding="utf-8") as handle:
             handle.write("".join(line + "\n" for line in lines))

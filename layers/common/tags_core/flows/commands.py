@@ -20,13 +20,13 @@ queue's maxReceiveCount.
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from tags_core import outcomes
 from tags_core.domain import attachments
 from tags_core.domain.accounts import TENANT_PATTERN
 from tags_core.domain.attachments import MAX_PER_CALL
@@ -35,11 +35,14 @@ from tags_core.domain.models import MAX_RAW_NAME, AttachRequest
 from tags_core.domain.objects import KIND_OF_PLURAL, OBJECT_ID
 from tags_core.errors import DomainError, InvalidInput, NotFound, RateLimited, validation_entries
 from tags_core.ids import looks_like_id
+from tags_core.observability import logger
+from tags_core.settings import get_settings
+from tags_core.store import client as db
+from tags_core.store.keys import EXPIRES_AT, idempotency_pk
 from tags_core.store.repository import Repository
 
-logger = logging.getLogger("tags.commands")
-
 ACTOR_PREFIX = "queue:"
+COMMAND_TTL_SECONDS = 14 * 24 * 3600  # as long as a message can live in the dead-letter queue
 _PLURAL = {**{kind: kind for kind in KIND_OF_PLURAL}, **{single: plural for plural, single in KIND_OF_PLURAL.items()}}
 T = TypeVar("T")
 
@@ -125,12 +128,48 @@ def apply_command(command: TagCommand, message_id: str, *, deadline: float | Non
             "tag_ids": [tag["id"] for tag in tags or []], "version": meta.get("version")}
 
 
-def handle_message(body: str, message_id: str, *, deadline: float | None = None) -> dict[str, Any]:
-    """Parse and apply one queue message. A DomainError (logged with the message id) fails the message."""
+def _once(command: TagCommand, command_id: str, apply: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Apply a command at most once per command id (for COMMAND_TTL_SECONDS): a message sent again, such as one
+    redriven from the dead-letter queue (`tags-admin`) after it was applied, returns the first result. Powertools
+    Idempotency in the table, under the tenant's idempotency partition; a failed apply is not remembered."""
+    from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415 - loaded by the first command only
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    store = DynamoDBPersistenceLayer(
+        table_name=get_settings().table_name, key_attr="PK", sort_key_attr="SK",
+        static_pk_value=idempotency_pk(command.tenant), expiry_attr=EXPIRES_AT, boto3_client=db.client())
+    config = IdempotencyConfig(event_key_jmespath="command_id", expires_after_seconds=COMMAND_TTL_SECONDS,
+                               raise_on_no_idempotency_key=True)
+
+    def first_time(request: dict[str, Any]) -> dict[str, Any]:
+        return apply()
+
+    once = idempotent_function(first_time, data_keyword_argument="request", persistence_store=store, config=config)
+    return once(request={"command_id": f"command:{command_id}"})
+
+
+def handle_message(body: str, message_id: str, *, command_id: str | None = None,
+                   deadline: float | None = None) -> dict[str, Any]:
+    """Parse and apply one queue message, once per command id (the `command_id` message attribute a redrive sets,
+    else the message id). A DomainError (logged with the message id) fails the message."""
+    command_id = command_id or message_id
     try:
-        result = apply_command(parse_command(body), message_id, deadline=deadline)
+        command = parse_command(body)
+        result = _once(command, command_id, lambda: apply_command(command, command_id, deadline=deadline))
     except DomainError as exc:
-        logger.warning("command %s refused: %s", message_id, exc.entries())
+        outcomes.count(outcomes.COMMANDS_FAILED)
+        logger.warning("command refused", extra={"message_id": message_id, "command_id": command_id,
+                                                 "errors": exc.entries()})
         raise
-    logger.info("command %s applied to %s/%s", message_id, result["kind"], result["object_id"])
+    except Exception:
+        outcomes.count(outcomes.COMMANDS_FAILED)
+        logger.exception("command failed", extra={"message_id": message_id})
+        raise
+    outcomes.count(outcomes.COMMANDS_APPLIED)
+    logger.info("command applied", extra={"message_id": message_id, "command_id": command_id,
+                                          "tenant": result["tenant"], "kind": result["kind"],
+                                          "object_id": result["object_id"]})
     return result

@@ -16,18 +16,17 @@ same item in the batch are reported failed without running, so the retry publish
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
+from tags_core import outcomes
 from tags_core.flows.change_events import build_events, images, publish
+from tags_core.observability import logger
 from tags_core.store import keys
 from tags_core.store.tag_sets import TagSetStore
 
 __all__ = ["InOrderProcessor", "finish_tag_deletion", "handle_record", "images", "sync_reverse_index"]
-
-logger = logging.getLogger("tags.stream")
 
 
 def handle_record(record: dict[str, Any]) -> None:
@@ -39,6 +38,7 @@ def handle_record(record: dict[str, Any]) -> None:
     elif item_type == keys.TAG and old is not None and new is None:
         finish_tag_deletion(old)
     publish(build_events(record))
+    outcomes.count(outcomes.STREAM_RECORDS_PROCESSED)
 
 
 class SkippedAfterFailure(Exception):
@@ -71,6 +71,8 @@ class InOrderProcessor(BatchProcessor):
         result = super()._process_record(record)
         if result[0] == "fail":
             self._failed_items.add(item)
+            outcomes.count(outcomes.STREAM_RECORDS_FAILED)
+            logger.warning("stream record failed", extra={"event_id": record.get("eventID"), "error": result[2]})
         return result
 
 

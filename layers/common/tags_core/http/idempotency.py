@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from tags_core import outcomes
 from tags_core.errors import Conflict, InvalidInput, ServiceUnavailable
 from tags_core.settings import get_settings
 from tags_core.store import client as db
@@ -86,5 +87,6 @@ def run_once(tenant: str, route: str, key: str, body: str | None, context: Any,
     except IdempotencyPersistenceLayerError:
         raise ServiceUnavailable() from None
     if not executed:
+        outcomes.count(outcomes.IDEMPOTENT_REPLAYS)
         response = {**response, "headers": {**(response.get("headers") or {}), REPLAY_HEADER: "true"}}
     return response

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel
 
 from tags_core.errors import (
@@ -33,12 +33,11 @@ from tags_core.errors import (
     UnsupportedMediaType,
     validation_entries,
 )
-from tags_core.http import idempotency
+from tags_core.http import idempotency, snapstart
 from tags_core.http.envelope import JSON, error_body
 from tags_core.http.identity import principal_from_event
 from tags_core.http.validation import MAX_BODY_BYTES, parse_json_body
-
-logger = logging.getLogger("tags")
+from tags_core.observability import count_error, count_request, logger, metrics, observed
 
 CORS = CORSConfig(
     allow_origin="*",
@@ -164,30 +163,73 @@ def _error_headers(exc: DomainError) -> dict[str, str]:
     return headers
 
 
-def handler(app: APIGatewayRestResolver) -> Handler:
-    """The Lambda entry point for a function's resolver: identity checks first, X-Request-Id on every answer."""
+def _operation(app: APIGatewayRestResolver) -> str:
+    """The operation id of the function's one route (its metrics' `operation` dimension)."""
+    routes = [*getattr(app, "_static_routes", []), *getattr(app, "_dynamic_routes", [])]
+    return routes[0].operation_id if len(routes) == 1 else "api"
 
+
+def _begin(event: dict[str, Any]) -> None:
+    """Who and what, on every log line of the request; the tenant as a property of its metrics."""
+    caller = (event.get("requestContext") or {}).get("authorizer") or {}
+    tenant = caller.get("tenant")
+    logger.append_keys(tenant=tenant, key_id=caller.get("key_id"),
+                       route=f"{event.get('httpMethod')} {event.get('resource')}")
+    if tenant:
+        metrics.add_metadata(key="tenant", value=tenant)
+
+
+def _end(operation: str, response: dict[str, Any]) -> None:
+    """The request line (status included) and the request's metrics; an error's code from the envelope."""
+    status = int(response.get("statusCode") or 500)
+    logger.append_keys(status=status)
+    count_request()
+    if status < 400:
+        logger.info("request")
+        return
+    try:
+        code = str(json.loads(response.get("body") or "{}")["errors"][0]["code"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        code = f"http_{status}"
+    count_error(operation, code)
+    (logger.error if status >= 500 else logger.info)("request failed", extra={"error_code": code})
+
+
+def handler(app: APIGatewayRestResolver) -> Handler:
+    """The Lambda entry point for a function's resolver: logs and metrics around it (tags_core.observability),
+    identity checks first, X-Request-Id on every answer."""
+    operation = _operation(app)
+    snapstart.register()
+
+    @observed(operation, correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        request_id = _request_id(event)
-        response: dict[str, Any]
-        try:
-            _preflight(event)
-            key = _idempotency_key(event)
-            if key is None:
-                response = app.resolve(event, context)
-            else:
-                route = f"{event.get('httpMethod')} {event.get('path')}"  # the object, not the route template
-                tenant = principal_from_event(event).tenant
-                response = idempotency.run_once(tenant, route, key, event.get("body"), context,
-                                                lambda: app.resolve(event, context), query=_query(event))
-        except DomainError as exc:
-            response = {"statusCode": exc.status,
-                        "headers": {"Content-Type": JSON, "Access-Control-Allow-Origin": "*", **_error_headers(exc)},
-                        "body": json.dumps(error_body(exc.status, exc.entries(), request_id), separators=(",", ":")),
-                        "isBase64Encoded": False}
-        response.setdefault("headers", {})["X-Request-Id"] = request_id
-        if response.get("multiValueHeaders") is not None:
-            response["multiValueHeaders"]["X-Request-Id"] = [request_id]
+        _begin(event)
+        response = _respond(app, event, context)
+        _end(operation, response)
         return response
 
     return lambda_handler
+
+
+def _respond(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request_id = _request_id(event)
+    response: dict[str, Any]
+    try:
+        _preflight(event)
+        key = _idempotency_key(event)
+        if key is None:
+            response = app.resolve(event, context)
+        else:
+            route = f"{event.get('httpMethod')} {event.get('path')}"  # the object, not the route template
+            tenant = principal_from_event(event).tenant
+            response = idempotency.run_once(tenant, route, key, event.get("body"), context,
+                                            lambda: app.resolve(event, context), query=_query(event))
+    except DomainError as exc:
+        response = {"statusCode": exc.status,
+                    "headers": {"Content-Type": JSON, "Access-Control-Allow-Origin": "*", **_error_headers(exc)},
+                    "body": json.dumps(error_body(exc.status, exc.entries(), request_id), separators=(",", ":")),
+                    "isBase64Encoded": False}
+    response.setdefault("headers", {})["X-Request-Id"] = request_id
+    if response.get("multiValueHeaders") is not None:
+        response["multiValueHeaders"]["X-Request-Id"] = [request_id]
+    return response

@@ -7,7 +7,6 @@ the store's own (below); store faults (throttling, 5xx) as ServiceUnavailable.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Iterable, Iterator
@@ -17,12 +16,11 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as Unreachable
 
 from tags_core.errors import ServiceUnavailable
+from tags_core.observability import logger
 from tags_core.settings import get_settings
 from tags_core.store import client as db
 from tags_core.store.codec import from_item, to_attr
 from tags_core.store.keys import INDEX_KEYS, STORAGE_ATTRS, position
-
-logger = logging.getLogger("tags_core.repository")
 
 RETRYABLE = {
     "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
