@@ -157,6 +157,8 @@ ROUTE_LIST = {
     "archive-tag": Route("POST", "/tags/{other}/archive", None, 200, "TransactWriteItems"),
     "restore-tag": Route("POST", "/tags/{other}/restore", None, 200, "GetItem"),
     "list-object-history": Route("GET", "/conversations/c-1/tags/history", None, 200, "Query", stream=True),
+    "find-objects": Route("GET", "/conversations?all={tag}&any=Other", None, 200, "Query",
+                          stream=True),
 }
 STORE_ERRORS = [*THROTTLES, "InternalServerError"]
 CONTENTION = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]

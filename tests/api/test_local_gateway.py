@@ -45,7 +45,7 @@ def test_cors_preflight_answers_from_the_template(invoke: Callable[..., Any]) ->
     assert result.headers["Access-Control-Allow-Origin"] == TEMPLATE_CORS["AllowOrigin"].strip("'")
     assert result.headers["Access-Control-Allow-Methods"] == TEMPLATE_CORS["AllowMethods"].strip("'")
     assert "Authorization" in result.headers["Access-Control-Allow-Headers"]
-    assert invoke("OPTIONS", "/nowhere").status == 404
+    assert invoke("OPTIONS", "/nowhere/at/all").status == 404  # ("/nowhere" is a {kind}: the function says 404)
 
 
 def test_the_function_gets_the_route_and_the_callers_tenant(invoke: Callable[..., Any], tenant: Any) -> None:

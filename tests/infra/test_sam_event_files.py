@@ -168,6 +168,8 @@ def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, publish
         if name == "list_tag_objects":
             assert body["data"] == [{"kind": "conversation", "id": fx.DEMO_OBJECT[1], "attached_at": body["data"][0][
                 "attached_at"]}]
+        if name == "find_objects":  # all=Demo tag, none=Demo tag to delete: the demo object, by its tags
+            assert body["data"] == [{"kind": "conversation", "id": fx.DEMO_OBJECT[1], "tag_ids": [fx.TAG_ID]}]
     elif name == "authorizer":
         assert result["principalId"] == fx.KEY_ID
         assert result["context"] == {"tenant": fx.TENANT, "role": "write", "key_id": fx.KEY_ID}

@@ -19,6 +19,7 @@ from tags_tools.bench.common import API_TABLE, DOC_PATH, REGION, RSS_TABLE, log
 from tags_tools.bench.cost import cost_phase
 from tags_tools.bench.document import render
 from tags_tools.bench.dynamodb import MotoProcess
+from tags_tools.bench.finding import find_phase, section, write_section
 from tags_tools.bench.lambda_env import function_environment, lambda_site
 from tags_tools.bench.memory import rss_phase
 from tags_tools.bench.operations import operations
@@ -39,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenant-sizes", default="1000,20000", help="tags in the tenant for the cost table")
     parser.add_argument("--output", type=Path, default=DOC_PATH, help="the Markdown file to write")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--only", choices=["find"], help="run one phase and rewrite only its section")
     args = parser.parse_args(argv)
+    if args.only == "find":
+        return _only_find(args)
     if time.get_clock_info("perf_counter").implementation != "clock_gettime(CLOCK_MONOTONIC)":
         print("bench: needs Linux (child and parent timestamps on one CLOCK_MONOTONIC)", file=sys.stderr)
         return 2
@@ -64,10 +68,7 @@ def run(args: argparse.Namespace) -> Report:
     architectures = [str(a) for a in globals_.get("Architectures") or ["x86_64"]]
     sizes = sorted({int(x) for x in args.tenant_sizes.split(",") if x.strip()})
 
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-    sys.modules.setdefault("awscrt", None)  # type: ignore[arg-type] # not in Lambda's runtime; botocore would use it
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": REGION,
-                       "AWS_DEFAULT_REGION": REGION})
+    _environment()
     moto = MotoProcess()
     log(f"moto server at {moto.url}; {len(specs)} functions in the template")
     try:
@@ -88,11 +89,37 @@ def run(args: argparse.Namespace) -> Report:
             rss = rss_phase(specs, state, requests=args.calls, site=site, workdir=workdir)
             build = start_build()  # in the background from here on: nothing timed runs beside it
             cost = cost_phase(service, specs, sizes)
+            finding = find_phase(service) if "FindObjectsFunction" in specs else []
             size = size_phase(specs, build)
     finally:
         moto.stop()
     return Report(started_at, time.monotonic() - started, args, memory, architectures, cold, profiled, profile,
-                  warm, cost, rss, size)
+                  warm, cost, rss, size, finding)
+
+
+def _environment() -> None:
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    sys.modules.setdefault("awscrt", None)  # type: ignore[arg-type] # not in Lambda's runtime; botocore would use it
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": REGION,
+                       "AWS_DEFAULT_REGION": REGION})
+
+
+def _only_find(args: argparse.Namespace) -> int:
+    """`--only find`: the finding phase alone; its section of the document is rewritten, the rest kept."""
+    template = tpl.load_template()
+    specs = tpl.functions(template)
+    memory = int(((template.get("Globals") or {}).get("Function") or {}).get("MemorySize", 128))
+    _environment()
+    moto = MotoProcess()
+    try:
+        rows = find_phase(Service(specs, moto, memory))
+    finally:
+        moto.stop()
+    text = section(rows)
+    if not args.no_write:
+        args.output.write_text(write_section(text, args.output.read_text() if args.output.is_file() else ""))
+    print(text)
+    return 0
 
 
 def _profile(specs: dict[str, tpl.FunctionSpec], state: State, site: Path,

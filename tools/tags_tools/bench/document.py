@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from tags_tools.bench import finding
 from tags_tools.bench.common import FLOOR_CODE, NOTES_PATH, PEERS, fmt, mb, median, table
 from tags_tools.bench.report import Figures, Report, figures, machine, runtime, targets
 
@@ -18,7 +19,8 @@ def render(r: Report) -> tuple[str, str]:
     f = figures(r)
     target_table = table(["target", "goal", "measured", "result", "detail"], targets(r, f), "lllll")
     out = [*_head(r, f, target_table), *_cold_section(r, f), *_profile_section(r), *_warm_section(r, f),
-           *_cost_section(f), *_rss_section(r), *_size_section(r), *_peers_section(r, f),
+           *_cost_section(f), *([finding.section(r.finding)] if r.finding else []),
+           *_rss_section(r), *_size_section(r), *_peers_section(r, f),
            _memory_section(r, f.worst, f.floor_ms, f.rss_peak)]
     if NOTES_PATH.is_file():
         out.append(NOTES_PATH.read_text().strip() + "\n")

@@ -73,6 +73,9 @@ def _reads(s: State) -> list[Op]:
            lambda i: s.event("GET", "/{kind}/{object_id}/tags", {"kind": "conversations", "object_id": "base-object"})),
         Op("list_tag_objects", "ListTagObjectsFunction", "read", "GET /tags/{tag_id}/objects",
            lambda i: s.event("GET", "/tags/{tag_id}/objects", {"tag_id": t[0]["id"]})),
+        Op("find_objects", "FindObjectsFunction", "read", "GET /{kind}?all=&none=",
+           lambda i: s.event("GET", "/{kind}", {"kind": "conversations"},
+                             query={"all": t[0]["id"], "none": t[1]["name"]})),
         Op("authorizer", "AuthorizerFunction", "read", "TOKEN authorizer",
            lambda i: token_authorizer_event(f"Bearer {s.key}", "GET", "/tags")),
     ]

@@ -10,8 +10,9 @@ import importlib.metadata
 import math
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tags_tools import template as tpl
 from tags_tools.bench.cold import ColdResult
@@ -50,6 +51,7 @@ class Report:
     cost: dict[int, dict[str, Cost]]
     rss: list[RssResult]
     size: SizeResult
+    finding: list[Any] = field(default_factory=list)  # finding.FindRow: items read per page of GET /{kind}?all=...
 
 
 def machine() -> dict[str, str]:

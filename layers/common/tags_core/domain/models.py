@@ -314,6 +314,12 @@ class TaggedObject(Model):
     attached_at: Timestamp
 
 
+class FoundObject(Model):
+    kind: Kind
+    id: str
+    tag_ids: list[str]
+
+
 class MergeRequest(StrictModel):
     """Body of POST /tags/{id}/merge."""
 

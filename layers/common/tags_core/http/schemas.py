@@ -9,6 +9,7 @@ from pydantic import Field
 from tags_core.domain.models import (
     BatchResult,
     ErrorEntry,
+    FoundObject,
     Group,
     HistoryEntry,
     MergeResult,
@@ -101,6 +102,11 @@ class TaggedObjectList(Model):
 
 class HistoryList(Model):
     data: list[HistoryEntry]
+    meta: CursorMeta
+
+
+class FoundObjectList(Model):
+    data: list[FoundObject]
     meta: CursorMeta
 
 

@@ -120,6 +120,13 @@ def history_key(tenant: str, kind: str, object_id: str, version: int, n: int) ->
     return _key(history_pk(tenant, kind, object_id), f"{HISTORY_PREFIX}{version:012d}#{n:03d}")
 
 
+def reverse_range(kind: str, after: str | None) -> tuple[str, str]:
+    """The sort-key bounds (BETWEEN, inclusive) of a tag's reverse entries of one kind whose object id comes after
+    `after` (all of them if None). Object ids are 1-128 of `A-Z a-z 0-9 . _ : -`: the smallest id above `after` is
+    `after` + "-" (the smallest of those characters), and every id sorts below "~"."""
+    return (f"{kind}#{after}-" if after else f"{kind}#"), f"{kind}#~"
+
+
 def rate_limit_key(tenant: str, key_id: str, kind: str, object_id: str) -> Key:
     return _key(f"T#{tenant}#RL#{key_id}#{kind}#{object_id}", "BUDGET")
 

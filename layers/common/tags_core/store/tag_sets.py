@@ -25,6 +25,7 @@ from tags_core.store.keys import (
     reverse_item,
     reverse_key,
     reverse_pk,
+    reverse_range,
     tag_key,
     tag_set_item,
     tag_set_key,
@@ -221,6 +222,24 @@ class TagSetStore(TagStore):
             kwargs["ExclusiveStartKey"] = start_key
         response = self._call("query", **kwargs)
         return [from_item(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+    def reverse_after(self, tenant: str, tag_id: str, kind: str, after: str | None,
+                      limit: int) -> tuple[list[str], bool]:
+        """Up to `limit` ids of the objects of a kind carrying a tag, in id order, after `after` (from the reverse
+        index); and whether the index may hold more (DynamoDB says so whenever it stopped at `limit`)."""
+        low, high = reverse_range(kind, after)
+        response = self._call(
+            "query", TableName=self.table, Limit=limit, ProjectionExpression="object_id",
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={":pk": {"S": reverse_pk(tenant, tag_id)}, ":low": {"S": low},
+                                       ":high": {"S": high}})
+        return [i["object_id"]["S"] for i in response.get("Items", [])], "LastEvaluatedKey" in response
+
+    def get_tag_sets(self, tenant: str, kind: str, object_ids: list[str]) -> dict[str, dict[str, str]]:
+        """The tag sets (tag id → attached_at) of objects of a kind, by object id; objects without a set are
+        absent. One consistent BatchGetItem per 100 objects."""
+        found = self.batch_get([tag_set_key(tenant, kind, o) for o in dict.fromkeys(object_ids)])
+        return {item["object_id"]: dict(item.get("tags") or {}) for item in found}
 
     def write_reverse_entries(self, tenant: str, kind: str, object_id: str, *, added: dict[str, str],
                               removed: list[str]) -> None:
