@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.core.responses import ActionResult
 from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
 
 from tags_tools import template as tpl
 from tags_tools.local import moto_fixes
@@ -216,6 +217,47 @@ def test_a_query_reads_its_partition_only_and_answers_as_before(server: Embedded
     assert "Item" not in dynamodb.get_item(TableName=table, Key=key("never-written"))
     partitions = {k.value for k in dynamodb_backends["123456789012"][REGION].tables[table].items}
     assert not {"mine", "never-written"} & partitions and len(partitions) == 2000  # no empty partition left behind
+
+
+def test_an_index_query_reads_only_the_items_under_its_hash_value_whatever_moved_them(
+        server: EmbeddedDynamoDB, clients: tuple[Any, Any], table: str) -> None:
+    """Every way an item gets, changes or loses an index key (put, update, transaction, cancelled transaction,
+    batch write, delete) is seen by the next index query, which reads only the items filed under its value."""
+    dynamodb, _ = clients
+    server.put_items(table, [item(f"other-{i}", GSI1PK="elsewhere", GSI1SK=str(i)) for i in range(2000)])
+
+    def by_name() -> tuple[list[str], int]:
+        before = moto_fixes.stats()["query_items_read"]
+        answer = dynamodb.query(TableName=table, IndexName="GSI1", KeyConditionExpression="GSI1PK = :p",
+                                ExpressionAttributeValues={":p": {"S": "by-name"}})
+        return [i["PK"]["S"] for i in answer["Items"]], moto_fixes.stats()["query_items_read"] - before
+
+    assert by_name() == ([], 0)
+    dynamodb.put_item(TableName=table, Item=item("a", GSI1PK="by-name", GSI1SK="1"))
+    dynamodb.put_item(TableName=table, Item=item("b", GSI1PK="elsewhere", GSI1SK="2"))
+    dynamodb.update_item(TableName=table, Key=key("b"), UpdateExpression="SET GSI1PK = :p",
+                         ExpressionAttributeValues={":p": {"S": "by-name"}})
+    assert by_name() == (["a", "b"], 2)
+    dynamodb.transact_write_items(TransactItems=on(table, [
+        {"Update": {"TableName": "", "Key": key("a"), "UpdateExpression": "SET GSI1PK = :p",
+                    "ExpressionAttributeValues": {":p": {"S": "elsewhere"}}}},
+        put("c", GSI1PK="by-name", GSI1SK="3")]))
+    assert by_name() == (["b", "c"], 2)
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(TransactItems=on(table, [
+            {"Update": {"TableName": "", "Key": key("b"), "UpdateExpression": "SET GSI1PK = :p",
+                        "ExpressionAttributeValues": {":p": {"S": "elsewhere"}}}},
+            {"Delete": {"TableName": "", "Key": key("c")}},
+            {"ConditionCheck": {"TableName": "", "Key": key("a"), "ConditionExpression": "attribute_not_exists(PK)"}}]))
+    assert by_name() == (["b", "c"], 2)  # the cancelled transaction moved nothing
+    dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item("d", GSI1PK="by-name", GSI1SK="4")}},
+                                                    {"DeleteRequest": {"Key": key("b")}}]})
+    assert by_name() == (["c", "d"], 2)
+    filed = dynamodb_backends["123456789012"][REGION].tables[table].tags_indexes["GSI1"]
+    assert sorted(k[0].value for k in filed[DynamoType({"S": "by-name"})]) == ["c", "d"]  # moved and gone: dropped
+    everything = dynamodb.query(TableName=table, IndexName="GSI1", KeyConditionExpression="GSI1PK = :p",
+                                ExpressionAttributeValues={":p": {"S": "elsewhere"}}, Select="COUNT")
+    assert everything["Count"] == 2001  # the 2,000 and a
 
 
 def test_a_transaction_repeated_with_its_client_request_token_is_not_applied_twice(clients: tuple[Any, Any],
