@@ -1,8 +1,10 @@
 """`make soak`: `tags-local` as `make run` starts it, driven for thousands of mixed requests, watched from outside.
 
-Several clients at once send writes and reads on every route (object tag sets: replace, append, remove, read; tags:
-create, batch, read, list, search, update, replace, merge, delete; groups: create, read, list, update, delete; reverse
-lookups), each client on objects of its own, spread so that no object meets the per-object rate limit. Measured:
+Several clients at once send writes and reads on every route (object tag sets: replace, append, remove, read,
+history; tags: create, batch, read, list, search, update, replace, archive, restore, merge, delete; groups: create,
+read, list, update, delete; reverse lookups; finding objects by several tags; bulk jobs through the command queue,
+each checked `done` at the end), each client on objects of its own, spread so that no object meets the per-object
+rate limit. Measured:
 the resident memory of the server's whole process tree over time, p50/p99 per route over the first and the last
 1,000 requests, whether the table's stream was processed to its end (`GET /_local/status`), and the CPU the server
 uses idle for a minute afterwards. Twice: with the embedded DynamoDB, and with `tags-dynamodb` as an external
@@ -37,6 +39,7 @@ DOC_PATH = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- soak: begin (make soak writes this section) -->", "<!-- soak: end -->"
 KINDS = ("conversations", "customers", "comments")
 WINDOW = 1000  # requests in the first and last windows compared
+BULK_OBJECTS = 101  # more than 100: a bulk change becomes a job on the command queue
 TARGETS = {"rss_end_mb": 300.0, "rss_growth_last_half_mb": 50.0, "write_p50_ratio": 1.2, "idle_cpu_percent": 2.0}
 
 
@@ -156,6 +159,7 @@ class Run:
     catch_up_seconds: float | None = None
     idle_cpu_percent: float = 0.0
     failures: list[str] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)  # bulk jobs accepted (202), checked done at the end
 
 
 class Client:
@@ -165,6 +169,7 @@ class Client:
         self.server, self.run, self.counter = server, run, counter
         self.random = random.Random(number)  # noqa: S311 - a repeatable mix, not a secret
         self.objects = [(KINDS[i % 3], f"soak-{number}-{i}") for i in range(objects)]
+        self.bulk_objects = [f"soak-{number}-bulk-{i}" for i in range(BULK_OBJECTS)]
         self.turn = 0
         self.tags: list[dict[str, Any]] = []
         self.groups: list[str] = []
@@ -193,31 +198,54 @@ class Client:
     def step(self, shared_tags: list[dict[str, Any]]) -> None:
         roll = self.random.random()
         kind, object_id = self.next_object()
-        names = [tag["name"] for tag in self.random.sample(shared_tags, 2)]
-        one = self.random.choice(shared_tags)
-        if roll < 0.22:
-            self.call("PUT", f"/{kind}/{object_id}/tags", "/{kind}/{object_id}/tags", {"tags": names})
-        elif roll < 0.36:
-            self.call("POST", f"/{kind}/{object_id}/tags", "/{kind}/{object_id}/tags", {"tag_ids": [one["id"]]})
-        elif roll < 0.46:
-            self.call("DELETE", f"/{kind}/{object_id}/tags/{one['id']}", "/{kind}/{object_id}/tags/{tag_id}")
-        elif roll < 0.58:
-            self.call("GET", f"/{kind}/{object_id}/tags", "/{kind}/{object_id}/tags")
-        elif roll < 0.64:
-            self.call("GET", f"/tags/{one['id']}", "/tags/{tag_id}")
-        elif roll < 0.70:
-            search = "?q=" + urllib.parse.quote(one["name"][:6])
-            query = self.random.choice(["", "?limit=50", search, "?sort=-created_at"])
-            self.call("GET", f"/tags{query}", "/tags")
-        elif roll < 0.75:
-            self.call("GET", f"/tags/{one['id']}/objects?kind={kind}", "/tags/{tag_id}/objects")
-        elif roll < 0.80:
-            self.call("PATCH", f"/tags/{one['id']}", "/tags/{tag_id}",
-                      {"description": f"touched {self.random.randrange(10**6)}"})
-        elif roll < 0.90:
-            self.tag_life_cycle(kind, object_id, one)
-        else:
-            self.group_life_cycle()
+        for upto, action in MIX:
+            if roll < upto:
+                action(self, kind, object_id, self.random.choice(shared_tags), shared_tags)
+                return
+
+    def replace_set(self, kind: str, object_id: str, _one: dict[str, Any], shared: list[dict[str, Any]]) -> None:
+        names = [tag["name"] for tag in self.random.sample(shared, 2)]
+        self.call("PUT", f"/{kind}/{object_id}/tags", "/{kind}/{object_id}/tags", {"tags": names})
+
+    def append(self, kind: str, object_id: str, one: dict[str, Any], _shared: list[dict[str, Any]]) -> None:
+        self.call("POST", f"/{kind}/{object_id}/tags", "/{kind}/{object_id}/tags", {"tag_ids": [one["id"]]})
+
+    def remove(self, kind: str, object_id: str, one: dict[str, Any], _shared: list[dict[str, Any]]) -> None:
+        self.call("DELETE", f"/{kind}/{object_id}/tags/{one['id']}", "/{kind}/{object_id}/tags/{tag_id}")
+
+    def read_set(self, kind: str, object_id: str, _one: dict[str, Any], _shared: list[dict[str, Any]]) -> None:
+        self.call("GET", f"/{kind}/{object_id}/tags", "/{kind}/{object_id}/tags")
+
+    def history(self, kind: str, object_id: str, _one: dict[str, Any], _shared: list[dict[str, Any]]) -> None:
+        self.call("GET", f"/{kind}/{object_id}/tags/history?limit=20", "/{kind}/{object_id}/tags/history")
+
+    def find(self, kind: str, _object_id: str, one: dict[str, Any], shared: list[dict[str, Any]]) -> None:
+        other = self.random.choice(shared)
+        query = self.random.choice([f"all={one['id']}", f"any={one['id']},{other['id']}",
+                                    f"all={one['id']}&none={other['id']}"])
+        self.call("GET", f"/{kind}?{query}&limit=20", "/{kind}")
+
+    def read_tag(self, kind: str, _object_id: str, one: dict[str, Any], _shared: list[dict[str, Any]]) -> None:
+        self.call("GET", f"/tags/{one['id']}", "/tags/{tag_id}")
+
+    def list_tags(self, _kind: str, _object_id: str, one: dict[str, Any], _shared: list[dict[str, Any]]) -> None:
+        search = "?q=" + urllib.parse.quote(one["name"][:6])
+        self.call("GET", "/tags" + self.random.choice(["", "?limit=50", search, "?sort=-created_at"]), "/tags")
+
+    def reverse(self, kind: str, _object_id: str, one: dict[str, Any], _shared: list[dict[str, Any]]) -> None:
+        self.call("GET", f"/tags/{one['id']}/objects?kind={kind}", "/tags/{tag_id}/objects")
+
+    def touch_tag(self, _kind: str, _object_id: str, one: dict[str, Any], _shared: list[dict[str, Any]]) -> None:
+        self.call("PATCH", f"/tags/{one['id']}", "/tags/{tag_id}",
+                  {"description": f"touched {self.random.randrange(10**6)}"})
+
+    def bulk(self, _kind: str, _object_id: str, one: dict[str, Any], shared: list[dict[str, Any]]) -> None:
+        """A job (more than 100 objects: through the command queue) on this client's own bulk objects."""
+        other = self.random.choice([tag for tag in shared if tag["id"] != one["id"]])
+        status, body = self.call("POST", "/conversations/tags/bulk", "/{kind}/tags/bulk", {
+            "objects": self.bulk_objects, "add": [one["name"]], "remove": [other["name"]]})
+        if status == 202:
+            self.run.jobs.append(body["data"]["id"])
 
     def tag_life_cycle(self, kind: str, object_id: str, into: dict[str, Any]) -> None:
         """A tag of this client's own: created (alone or in a batch), attached, then merged away or deleted."""
@@ -234,13 +262,16 @@ class Client:
         if self.random.random() < 0.5:
             self.call("PUT", f"/tags/{tag_id}", "/tags/{tag_id}", {"name": f"{name} v2", "color": "#112233"})
         if self.random.random() < 0.3:
+            self.call("POST", f"/tags/{tag_id}/archive", "/tags/{tag_id}/archive")
+            self.call("POST", f"/tags/{tag_id}/restore", "/tags/{tag_id}/restore")
+        if self.random.random() < 0.3:
             self.call("POST", f"/tags/{tag_id}/merge", "/tags/{tag_id}/merge", {"into": into["id"]})
         else:
             self.call("DELETE", f"/tags/{tag_id}", "/tags/{tag_id}")
 
     def group_life_cycle(self) -> None:
         name = f"group {self.random.randrange(10**9)}"
-        status, body = self.call("POST", "/tag-groups", "/tag-groups", {"name": name})
+        status, body = self.call("POST", "/tag-groups", "/tag-groups", {"name": name, "max_per_object": 2})
         if status != 201:
             return
         group_id = body["data"]["id"]
@@ -248,6 +279,16 @@ class Client:
         self.call("PATCH", f"/tag-groups/{group_id}", "/tag-groups/{group_id}", {"description": "soak"})
         self.call("GET", "/tag-groups?limit=20", "/tag-groups")
         self.call("DELETE", f"/tag-groups/{group_id}", "/tag-groups/{group_id}")
+
+
+Action = Callable[[Client, str, str, dict[str, Any], list[dict[str, Any]]], None]
+# (cumulative share of the steps, what the step does): writes and reads on every route.
+MIX: list[tuple[float, Action]] = [
+    (0.20, Client.replace_set), (0.33, Client.append), (0.42, Client.remove), (0.50, Client.read_set),
+    (0.53, Client.history), (0.56, Client.find), (0.61, Client.read_tag), (0.67, Client.list_tags),
+    (0.72, Client.reverse), (0.77, Client.touch_tag), (0.87, lambda c, k, o, one, _s: c.tag_life_cycle(k, o, one)),
+    (0.995, lambda c, *_: c.group_life_cycle()), (1.0, Client.bulk),
+]
 
 
 # --- one run ----------------------------------------------------------------------------------------------------
@@ -258,6 +299,7 @@ def soak(label: str, *, external: bool, requests: int, clients: int, objects: in
         server = Server(external, Path(logs))
         try:
             drive(server, run, requests=requests, clients=clients, objects=objects)
+            wait_for_jobs(server, run)
             wait_for_stream(server, run)
             before, started = cpu_seconds(server.pids), time.monotonic()
             time.sleep(idle)
@@ -322,6 +364,23 @@ def give_objects_their_first_tags(server: Server, tags: list[dict[str, Any]], *,
         thread.start()
     for thread in threads:
         thread.join(timeout=600)
+
+
+def wait_for_jobs(server: Server, run: Run, limit: float = 120.0) -> None:
+    """Every bulk job of the run ends `done` with no object failed (read outside the measured samples)."""
+    reader = Client(server, Run("jobs"), counter=lambda: 0, number=-2, objects=1)
+    pending, deadline = list(run.jobs), time.monotonic() + limit
+    while pending and time.monotonic() < deadline:
+        job_id = pending[0]
+        _, body = reader.call("GET", f"/bulk-jobs/{job_id}", "/bulk-jobs/{job_id}")
+        job = body["data"]
+        if job["status"] != "done":
+            time.sleep(0.25)
+            continue
+        pending.pop(0)
+        if job["progress"]["failed"]:
+            run.failures.append(f"bulk job {job_id}: {job['progress']['failed']} objects failed")
+    run.failures.extend(f"bulk job {job_id} not done after {limit:.0f} s" for job_id in pending)
 
 
 def wait_for_stream(server: Server, run: Run, limit: float = 120.0) -> None:
