@@ -68,6 +68,9 @@ class _Request:
     create_missing: bool
     redirects: dict[str, str] = field(default_factory=dict)  # tags merged away → their target
     charged: bool = False  # the rate-limit charge is taken once per request, by its first committed step
+    remove_names: list[str] = field(default_factory=list)  # detached in the same write (a bulk change)
+    remove_ids: list[str] = field(default_factory=list)
+    receipt: dict[str, Any] | None = None  # a bulk job's outcome mark, committed with the change
 
 
 @dataclass
@@ -94,10 +97,12 @@ def _plan(repo: TagSetStore, request: _Request, tag_set: dict[str, Any] | None, 
     created = [_new_tag(principal, name, kind, now) for name in missing]
     created_ids = {t["id"] for t in created}
     wanted = [locks[name_key(n)] for n in names if name_key(n) in locks] + ids
-    wanted = list(dict.fromkeys(redirects.get(i, i) for i in wanted))
+    drop = {redirects.get(i, i) for i in request.remove_ids} | {
+        locks[name_key(n)] for n in request.remove_names if name_key(n) in locks}
+    wanted = [i for i in dict.fromkeys(redirects.get(i, i) for i in wanted) if i not in drop]
     added = [i for i in wanted if i not in current]
-    kept = [i for i in dict.fromkeys(redirects.get(i, i) for i in ids) if i in current]  # must still be live
-    removed = [i for i in current if i not in wanted and i not in created_ids] if request.replace else []
+    kept = [i for i in dict.fromkeys(redirects.get(i, i) for i in ids) if i in current and i not in drop]
+    removed = [i for i in current if (request.replace and i not in wanted and i not in created_ids) or i in drop]
     new_set = {i: at for i, at in current.items() if i not in removed}
     new_set.update({i: now for i in added}, **{t["id"]: now for t in created})
     if len(new_set) > MAX_PER_OBJECT:
@@ -133,7 +138,7 @@ def _step(repo: TagSetStore, request: _Request, plan: _Plan, rate_limit: dict[st
     step = plan.removed[: MAX_ACTIONS - 2]
     repo.write_tag_set(tenant, request.kind, request.object_id, old_version=plan.version, tags={
         i: at for i, at in plan.current.items() if i not in step}, added=[], removed=step, created=[],
-        actor=request.principal.key_id, rate_limit=rate_limit)
+        actor=request.principal.key_id, rate_limit=rate_limit, source=request.principal.source)
     request.charged = True
 
 
@@ -142,7 +147,7 @@ def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
     principal = request.principal
     rate_limit = None if request.charged else ratelimit.charge(principal.tenant, principal.key_id, request.kind,
                                                                request.object_id)
-    actions = (1 + bool(rate_limit) + len(plan.added) + len(plan.kept) + len(plan.removed)
+    actions = (1 + bool(rate_limit) + bool(request.receipt) + len(plan.added) + len(plan.kept) + len(plan.removed)
                + (2 * len(plan.created) + 1 if plan.created else 0))
     if actions > MAX_ACTIONS:
         _step(repo, request, plan, rate_limit)
@@ -150,7 +155,7 @@ def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
     return repo.write_tag_set(
         principal.tenant, request.kind, request.object_id, old_version=plan.version, tags=plan.new_set,
         added=plan.added, removed=plan.removed, created=plan.created, actor=principal.key_id,
-        rate_limit=rate_limit, kept=plan.kept)
+        rate_limit=rate_limit, kept=plan.kept, source=principal.source, receipt=request.receipt)
 
 
 def _first_spellings(names: list[str]) -> list[str]:
@@ -169,20 +174,46 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
     ids = list(dict.fromkeys(body.tag_ids))
     if len(names) + len(ids) > MAX_PER_CALL:
         raise InvalidInput(f"At most {MAX_PER_CALL} tags per call.", field="tags", code="too_many_tags")
+    _check_ids(ids, "tag_ids")
+    request = _Request(principal, kind, object_id, names, ids, replace, body.create_missing)
+    tags, _ = _apply(request, expected_version)
+    return tags
+
+
+def change_object_tags(principal: Principal, kind: str, object_id: str, body: AttachRequest, remove_names: list[str],
+                       remove_ids: list[str], receipt: dict[str, Any] | None = None) -> bool:
+    """Attach `body`'s tags and detach the removed ones in one write (a bulk change of one object), by the same
+    rules as POST /{kind}/{object_id}/tags; `receipt` commits with the change. True when the object changed."""
+    object_id = check_object_id(object_id)
+    ids = list(dict.fromkeys(body.tag_ids))
+    _check_ids([*ids, *remove_ids], "tag_ids")
+    request = _Request(principal, kind, object_id, _first_spellings(body.tags), ids, False, body.create_missing,
+                       remove_names=_first_spellings(remove_names), remove_ids=list(dict.fromkeys(remove_ids)),
+                       receipt=receipt)
+    _, changed = _apply(request, None)
+    return changed
+
+
+def _check_ids(ids: list[str], field_name: str) -> None:
     bad_ids = [i for i in ids if not looks_like_id(i)]
     if bad_ids:
-        raise InvalidInput("No tag with this id.", field="tag_ids", code="tag_not_found", tag_ids=bad_ids)
+        raise InvalidInput("No tag with this id.", field=field_name, code="tag_not_found", tag_ids=bad_ids)
+
+
+def _apply(request: _Request, expected_version: int | None) -> tuple[ObjectTags, bool]:
+    """Read, plan and commit until the change holds (or is refused); (the object's tags, whether it changed)."""
+    principal, kind, object_id = request.principal, request.kind, request.object_id
     repo = TagSetStore()
-    request = _Request(principal, kind, object_id, names, ids, replace, body.create_missing)
     for attempt in range(ATTEMPTS):
-        tag_set, locks = repo.read_for_attach(principal.tenant, kind, object_id, names)
+        tag_set, locks = repo.read_for_attach(principal.tenant, kind, object_id,
+                                              [*request.names, *request.remove_names])
         version = int(tag_set["version"]) if tag_set else 0
         if expected_version is not None and version != expected_version:
             raise PreconditionFailed(f"The object's tags are at version {version}, not {expected_version}.",
                                      field="If-Match")
         plan = _plan(repo, request, tag_set, locks)
         if not plan.added and not plan.removed and not plan.created:
-            return _unchanged(repo, request, plan)
+            return _unchanged(repo, request, plan), False
         try:
             committed = _attempt(repo, request, plan)
         except TagSetChanged:
@@ -194,14 +225,14 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
         except RateLimitExceeded:
             raise ratelimit.refused() from None
         except AttachRefused as refused:
-            target = _refuse(refused, kind, ids)
+            target = _refuse(refused, kind, request.ids)
             if target:
                 request.redirects[refused.tag_id] = target
             else:
                 _backoff(attempt)
             continue
         if committed is not None:
-            return _listing(principal, kind, object_id, list(plan.new_set), committed, repo)
+            return _listing(principal, kind, object_id, list(plan.new_set), committed, repo), True
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")
 
 
@@ -254,7 +285,8 @@ def remove_object_tag(principal: Principal, kind: str, object_id: str, tag_id: s
             version = repo.write_tag_set(
                 principal.tenant, kind, object_id, old_version=version, tags=remaining, added=[],
                 removed=[tag_id] if tag_id in live else [], created=[], actor=principal.key_id,
-                rate_limit=ratelimit.charge(principal.tenant, principal.key_id, kind, object_id))
+                rate_limit=ratelimit.charge(principal.tenant, principal.key_id, kind, object_id),
+                source=principal.source)
         except TagSetChanged:
             _backoff(attempt)
             continue

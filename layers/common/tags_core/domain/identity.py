@@ -28,11 +28,14 @@ def hash_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the tenant and role resolved from the API key by the authorizer."""
+    """Who is calling: the tenant and role resolved from the API key by the authorizer. `source` says what the
+    writes it makes come through ("api", "queue": the command queue, "bulk": a bulk change); the change events of
+    an object's tags carry it."""
 
     tenant: str
     role: Role
     key_id: str
+    source: str = "api"
 
     def context(self) -> dict[str, str]:
         return {"tenant": self.tenant, "role": self.role, "key_id": self.key_id}

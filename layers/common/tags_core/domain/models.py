@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from tags_core.domain.objects import OBJECT_ID
 from tags_core.names import MAX_NAME_LENGTH, NameTooLong, normalize_name
 
 TagType = Literal["tag", "goal", "miss"]
@@ -244,3 +245,60 @@ class MergeResult(Model):
     dry_run: bool
     status: Literal["dry_run", "merged", "in_progress"]
     moved: Usage | None = None
+
+
+# --- bulk changes (POST /{kind}/tags/bulk, GET /bulk-jobs/{id}) --------------------------------------------------
+
+MAX_BULK_OBJECTS = 1000
+TagRefIn = Annotated[str, Field(min_length=1, max_length=MAX_RAW_NAME)]
+
+
+class BulkRequest(StrictModel):
+    """Body of POST /{kind}/tags/bulk: the same change (tags by name or id) to 1-1,000 objects."""
+
+    objects: list[Annotated[str, Field(pattern=OBJECT_ID.pattern)]] = Field(
+        min_length=1, max_length=MAX_BULK_OBJECTS, description="Object ids, each once.")
+    add: list[TagRefIn] = Field(default_factory=list, max_length=50, description="Tag names or ids to attach.")
+    remove: list[TagRefIn] = Field(default_factory=list, max_length=50, description="Tag names or ids to detach.")
+    create_missing: bool = True
+
+    @model_validator(mode="after")
+    def _does_something(self) -> BulkRequest:
+        if not self.add and not self.remove:
+            raise ValueError("add or remove must name at least one tag")
+        if len(set(self.objects)) != len(self.objects):
+            raise ValueError("each object may be named once")
+        return self
+
+
+BulkStatus = Literal["changed", "unchanged", "failed"]
+
+
+class BulkObjectResult(Model):
+    object_id: str
+    status: BulkStatus
+    errors: list[dict[str, Any]] | None = None
+
+
+class BulkProgress(Model):
+    total: int
+    changed: int
+    unchanged: int
+    failed: int
+
+
+class BulkFailure(Model):
+    object_id: str
+    errors: list[dict[str, Any]]
+
+
+class BulkJob(Model):
+    id: str
+    object: Literal["bulk_job"] = "bulk_job"
+    status: Literal["queued", "running", "done"]
+    kind: Kind
+    progress: BulkProgress
+    failures: list[BulkFailure] | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    finished_at: Timestamp | None = None

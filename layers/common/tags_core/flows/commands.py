@@ -12,6 +12,9 @@ A message body is one JSON command:
   acting as a write key of the tenant whose id is `queue:<message id>` (the `actor` of the change events).
   Applying a message again changes nothing more, so a redelivered message is harmless.
 
+A message `{"bulk_job": "<job id>", "tenant", "chunk": n, "objects": [...]}` is one chunk of a bulk job
+(POST /{kind}/tags/bulk with more than 100 objects), applied by `tags_core.domain.bulk.run_chunk`.
+
 A bad message (not JSON, invalid fields, unknown tenant, unknown tag id, tag not applicable to the kind) raises a
 DomainError: it alone is reported failed, is received again, and lands in the dead-letter queue after the
 queue's maxReceiveCount.
@@ -20,6 +23,7 @@ queue's maxReceiveCount.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,7 +31,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from tags_core.domain import attachments
+from tags_core.domain import attachments, bulk
 from tags_core.domain.accounts import TENANT_PATTERN
 from tags_core.domain.attachments import MAX_PER_CALL
 from tags_core.domain.identity import Principal
@@ -69,6 +73,24 @@ class TagCommand(BaseModel):
         return self
 
 
+class BulkChunk(BaseModel):
+    """A chunk of a bulk job, queued by POST /{kind}/tags/bulk."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    bulk_job: Annotated[str, Field(min_length=26, max_length=26)]
+    tenant: Annotated[str, Field(pattern=TENANT_PATTERN.pattern)]
+    chunk: Annotated[int, Field(ge=0, le=1000)]
+    objects: list[Annotated[str, Field(pattern=OBJECT_ID.pattern)]] = Field(min_length=1, max_length=1000)
+
+
+def _is_bulk_chunk(body: str) -> bool:
+    try:
+        return isinstance(message := json.loads(body), dict) and "bulk_job" in message
+    except ValueError:
+        return False
+
+
 def parse_command(body: str) -> TagCommand:
     try:
         return TagCommand.model_validate_json(body)
@@ -105,7 +127,7 @@ def apply_command(command: TagCommand, message_id: str, *, deadline: float | Non
     repo = Repository()
     if repo.get_tenant(command.tenant) is None:
         raise NotFound(f"No tenant {command.tenant!r}.", field="tenant", code="tenant_not_found")
-    principal = Principal(tenant=command.tenant, role="write", key_id=ACTOR_PREFIX + message_id)
+    principal = Principal(tenant=command.tenant, role="write", key_id=ACTOR_PREFIX + message_id, source="queue")
     kind, object_id = command.kind, command.object_id
     object_kind = KIND_OF_PLURAL[kind]
     tags: list[dict[str, Any]] | None = None
@@ -127,6 +149,8 @@ def apply_command(command: TagCommand, message_id: str, *, deadline: float | Non
 
 def handle_message(body: str, message_id: str, *, deadline: float | None = None) -> dict[str, Any]:
     """Parse and apply one queue message. A DomainError (logged with the message id) fails the message."""
+    if _is_bulk_chunk(body):
+        return _run_bulk_chunk(body, message_id)
     try:
         result = apply_command(parse_command(body), message_id, deadline=deadline)
     except DomainError as exc:
@@ -134,3 +158,14 @@ def handle_message(body: str, message_id: str, *, deadline: float | None = None)
         raise
     logger.info("command %s applied to %s/%s", message_id, result["kind"], result["object_id"])
     return result
+
+
+def _run_bulk_chunk(body: str, message_id: str) -> dict[str, Any]:
+    try:
+        chunk = BulkChunk.model_validate_json(body)
+    except ValidationError as exc:
+        logger.warning("bulk chunk %s refused: %s", message_id, validation_entries(exc.errors()))  # type: ignore[arg-type]
+        raise InvalidInput("The bulk chunk is invalid.") from None
+    counts = bulk.run_chunk(chunk.tenant, chunk.bulk_job, chunk.chunk, list(chunk.objects))
+    logger.info("bulk job %s chunk %d applied: %s", chunk.bulk_job, chunk.chunk, counts)
+    return {"tenant": chunk.tenant, "bulk_job": chunk.bulk_job, "chunk": chunk.chunk, "counts": counts}

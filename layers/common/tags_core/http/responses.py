@@ -40,12 +40,16 @@ _ERROR_TEXT = {400: "Invalid request", 401: "Missing, unknown or revoked API key
                503: "Store busy; retry after Retry-After"}
 
 
-def responses(status: int, model: type[BaseModel] | None, *errors: int, description: str = "Success") -> dict:
-    """OpenAPI `responses` for a route: its success model and the error statuses it can answer with."""
+def responses(status: int, model: type[BaseModel] | None, *errors: int, description: str = "Success",
+              also: dict[int, tuple[type[BaseModel], str]] | None = None) -> dict:
+    """OpenAPI `responses` for a route: its success model, other successes (`also`: status → (model,
+    description)) and the error statuses it can answer with."""
     documented: dict[int, Any] = {
         status: {"description": description, "content": {JSON: {"model": model}}} if model
         else {"description": description},
     }
+    for other, (other_model, text) in (also or {}).items():
+        documented[other] = {"description": text, "content": {JSON: {"model": other_model}}}
     # Any route: API Gateway's stage throttling (429) and the generic error of a failed function (500) too.
     for code in sorted({400, 401, 403, 429, 500, 503, *errors}):
         documented[code] = {"description": _ERROR_TEXT[code], "content": {JSON: {"model": ErrorEnvelope}}}

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from tags_core.domain.models import (
     BatchResult,
+    BulkJob,
+    BulkObjectResult,
     Group,
     MergeResult,
     Model,
@@ -105,3 +107,11 @@ class TaggedObjectList(Model):
 
 class MergeEnvelope(Model):
     data: MergeResult
+
+
+class BulkResultList(Model):
+    data: list[BulkObjectResult]
+
+
+class BulkJobEnvelope(Model):
+    data: BulkJob

@@ -22,6 +22,9 @@ GROUP = "group"
 GROUP_NAME = "group_name"
 TAG_SET = "tag_set"  # an object's tags
 REVERSE = "reverse"  # the reverse index: one entry per (tag, object), kept from the stream
+BULK_JOB = "bulk_job"  # a bulk change's status item (POST /{kind}/tags/bulk, more than 100 objects)
+BULK_MARK = "bulk_mark"  # one object's outcome in a bulk job, written with its change (never applied twice)
+BULK_BUDGET = "bulk_budget"  # the tenant's objects changed by bulk requests in one window
 
 # --- sort keys and prefixes of the tenant's partition -----------------------------------------------------------
 META_SK = "META"
@@ -100,6 +103,25 @@ def reverse_key(tenant: str, tag_id: str, kind: str, object_id: str) -> Key:
 
 def rate_limit_key(tenant: str, key_id: str, kind: str, object_id: str, window_start: int) -> Key:
     return _key(f"T#{tenant}#RL#{key_id}#{kind}#{object_id}", f"W#{window_start}")
+
+
+def bulk_job_pk(tenant: str, job_id: str) -> str:
+    return f"T#{tenant}#JOB#{job_id}"
+
+
+def bulk_job_key(tenant: str, job_id: str) -> Key:
+    return _key(bulk_job_pk(tenant, job_id), "JOB")
+
+
+BULK_MARK_PREFIX = "O#"
+
+
+def bulk_mark_key(tenant: str, job_id: str, object_id: str) -> Key:
+    return _key(bulk_job_pk(tenant, job_id), BULK_MARK_PREFIX + object_id)
+
+
+def bulk_budget_key(tenant: str, window_start: int) -> Key:
+    return _key(f"T#{tenant}#BULK", f"W#{window_start}")
 
 
 def idempotency_pk(tenant: str) -> str:
@@ -186,13 +208,28 @@ def group_name_item(tenant: str, group: dict[str, Any]) -> dict[str, Any]:
 
 
 def tag_set_item(tenant: str, kind: str, object_id: str, tags: dict[str, str], version: int, updated_at: str,
-                 actor: str) -> dict[str, Any]:
+                 actor: str, source: str = "api") -> dict[str, Any]:
+    """`source`: what made the write ("api", "queue", "bulk"): the change events of the stream carry it."""
     return {**tag_set_key(tenant, kind, object_id),
             **to_item({ITEM_TYPE: TAG_SET, "tenant": tenant, "kind": kind, "object_id": object_id, "tags": tags,
-                       "version": version, "updated_at": updated_at, "updated_by": actor})}
+                       "version": version, "updated_at": updated_at, "updated_by": actor, "source": source})}
 
 
 def reverse_item(tenant: str, tag_id: str, kind: str, object_id: str, attached_at: str) -> dict[str, Any]:
     return {**reverse_key(tenant, tag_id, kind, object_id),
             **to_item({ITEM_TYPE: REVERSE, "tenant": tenant, "tag_id": tag_id, "kind": kind, "object_id": object_id,
                        "attached_at": attached_at})}
+
+
+def bulk_job_item(tenant: str, job: dict[str, Any], expires_at: int) -> dict[str, Any]:
+    """A bulk job's status item: the request it runs and its progress counters (moved by `count` updates)."""
+    return {**bulk_job_key(tenant, job["id"]),
+            **to_item({**job, ITEM_TYPE: BULK_JOB, "tenant": tenant, EXPIRES_AT: expires_at})}
+
+
+def bulk_mark_item(tenant: str, job_id: str, object_id: str, outcome: dict[str, Any],
+                   expires_at: int) -> dict[str, Any]:
+    """One object's outcome in a job ({"status", "errors"?}); its existence means the object is done."""
+    return {**bulk_mark_key(tenant, job_id, object_id),
+            **to_item({**outcome, ITEM_TYPE: BULK_MARK, "tenant": tenant, "object_id": object_id,
+                       EXPIRES_AT: expires_at})}
