@@ -130,6 +130,11 @@ def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, publish
             assert body["data"]["status"] == "merged"
         if name == "get_tag":
             assert body["data"]["id"] == fx.TAG_ID
+        if name == "bulk_change_object_tags":
+            assert [r["status"] for r in body["data"]] == ["changed", "changed"], body
+        if name == "get_bulk_job":
+            assert body["data"]["status"] == "done"
+            assert [f["object_id"] for f in body["data"]["failures"]] == ["demo-conversation-9"]
         if name == "list_tag_objects":
             assert body["data"] == [{"kind": "conversation", "id": fx.DEMO_OBJECT[1], "attached_at": body["data"][0][
                 "attached_at"]}]
