@@ -19,7 +19,7 @@ QUEUE_NAME = "tags-local-commands"
 VISIBILITY_TIMEOUT = 5  # seconds before a failed message is received again (the template's queue: 180)
 
 
-def _record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+def _record(message: Any, queue_arn: str, region: str) -> dict[str, Any]:
     return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
             "attributes": dict(message.get("Attributes") or {}), "messageAttributes": {},
             "md5OfBody": hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324 - what SQS sends
@@ -60,7 +60,7 @@ class QueuePoller:
         try:
             result = self.handler({"Records": [_record(m, self.arn, self.region) for m in messages]}, None)
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures") or []}
-        except Exception as exc:  # noqa: BLE001 - the whole batch failed: all of it is received again
+        except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             logger.error("command consumer failed: %s", self.last_error)
             failed = {m["MessageId"] for m in messages}
@@ -76,7 +76,7 @@ class QueuePoller:
             while not self._stop.is_set():
                 try:
                     self.poll()
-                except Exception as exc:  # noqa: BLE001 - keep polling; say why
+                except Exception as exc:
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     logger.error("command queue poll failed: %s", self.last_error)
                     self._stop.wait(1.0)
