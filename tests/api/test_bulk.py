@@ -132,6 +132,8 @@ def test_the_tenant_bulk_budget(invoke: Any, monkeypatch: pytest.MonkeyPatch) ->
     {"objects": ["c-1"], "add": ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]},
     {"objects": ["c-1"], "add": ["x" * 300]},
     {"objects": ["c-1"], "add": ["x"], "extra": 1},
+    {"objects": ["c-1"], "add": ["x"], "remove": ["bad\u0000name"]},
+    {"objects": ["c-1"], "add": ["x"], "remove": ["   "]},
 ])
 def test_invalid_requests_write_nothing(invoke: Any, command_queue: Callable[[], Messages],
                                         body: dict[str, Any]) -> None:

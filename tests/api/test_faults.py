@@ -154,6 +154,9 @@ ROUTE_LIST = {
     "remove-object-tag": Route("DELETE", "/conversations/c-1/tags/{tag}", None, 200, "TransactWriteItems"),
     "list-tag-objects": Route("GET", "/tags/{tag}/objects", None, 200, "Query", stream=True),
     "merge-tag": Route("POST", "/tags/{other}/merge", {"into": "{tag}"}, 200, "TransactWriteItems", stream=True),
+    "bulk-inline": Route("POST", "/conversations/tags/bulk", {"objects": ["c-1", "c-2"], "add": ["Fresh", "{other}"],
+                                                              "remove": ["{tag}"]}, 200, "TransactWriteItems"),
+    "get-bulk-job": Route("GET", "/bulk-jobs/{tag}", None, 404, "GetItem"),
 }
 STORE_ERRORS = [*THROTTLES, "InternalServerError"]
 CONTENTION = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]

@@ -16,6 +16,8 @@ from tags_tools.local.stream_poller import Handler
 logger = logging.getLogger("tags.local.queue")
 
 QUEUE_NAME = "tags-local-commands"
+MIN_IDLE_WAIT = 0.2  # seconds between receives while messages arrive
+MAX_IDLE_WAIT = 2.0  # ... and at most this long once the queue has been empty for a while
 VISIBILITY_TIMEOUT = 5  # seconds before a failed message is received again (the template's queue: 180)
 
 
@@ -53,7 +55,7 @@ class QueuePoller:
     def poll(self) -> int:
         """One receive and invocation; returns how many messages it handled."""
         messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=self.batch_size,
-                                            WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages", [])
+                                            WaitTimeSeconds=0, AttributeNames=["All"]).get("Messages", [])
         if not messages:
             return 0
         assert self.handler is not None, "set the handler before polling"

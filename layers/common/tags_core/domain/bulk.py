@@ -29,7 +29,7 @@ from tags_core.domain.identity import Principal
 from tags_core.domain.models import AttachRequest, BulkRequest
 from tags_core.errors import DomainError, InvalidInput, NotFound, ServiceUnavailable, validation_entries
 from tags_core.ids import looks_like_id, new_id
-from tags_core.names import NameTooLong, name_key, normalize_name
+from tags_core.names import name_key
 from tags_core.store import queue
 from tags_core.store.bulk_jobs import BulkBudgetSpent, BulkJobStore, receipt
 from tags_core.store.tag_sets import AlreadyRecorded, TagSetStore
@@ -52,24 +52,25 @@ class Change:
     remove_ids: list[str]
 
 
+def _names(field: str, refs: list[str], create_missing: bool = False) -> AttachRequest:
+    """Names and ids of `add` or `remove`, names checked (and normalised) as attach checks them."""
+    try:
+        return AttachRequest.model_validate({"tags": [r for r in refs if not looks_like_id(r)],
+                                             "tag_ids": [r for r in refs if looks_like_id(r)],
+                                             "create_missing": create_missing})
+    except ValidationError as exc:
+        errors = [{**e, "field": field} for e in validation_entries(exc.errors())]  # type: ignore[arg-type]
+        raise InvalidInput(errors=errors) from None
+
+
 def _change(add: list[str], remove: list[str], create_missing: bool) -> Change:
     """Split names from ids and check names as attach does; a tag both added and removed is refused."""
-    try:
-        attach = AttachRequest.model_validate({"tags": [r for r in add if not looks_like_id(r)],
-                                               "tag_ids": [r for r in add if looks_like_id(r)],
-                                               "create_missing": create_missing})
-    except ValidationError as exc:
-        errors = [{**e, "field": "add"} for e in validation_entries(exc.errors())]  # type: ignore[arg-type]
-        raise InvalidInput(errors=errors) from None
-    try:
-        names = [normalize_name(r) for r in remove if not looks_like_id(r)]
-    except NameTooLong:
-        raise InvalidInput("A tag name is too long.", field="remove", code="too_long") from None
-    ids = [r for r in remove if looks_like_id(r)]
-    both = ({name_key(n) for n in attach.tags} & {name_key(n) for n in names}) | (set(attach.tag_ids) & set(ids))
+    attach, detach = _names("add", add, create_missing), _names("remove", remove)
+    both = ({name_key(n) for n in attach.tags} & {name_key(n) for n in detach.tags}) | (
+        set(attach.tag_ids) & set(detach.tag_ids))
     if both:
         raise InvalidInput("A tag cannot be both added and removed.", field="remove", code="invalid_value")
-    return Change(attach, names, ids)
+    return Change(attach, list(detach.tags), list(detach.tag_ids))
 
 
 def _check_tags(principal: Principal, kind: str, change: Change) -> None:
@@ -126,14 +127,14 @@ def _failed(object_id: str, exc: DomainError) -> dict[str, Any]:
 
 def apply_one(principal: Principal, kind: str, object_id: str, change: Change,
               mark: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One object's change and its result; a refusal is the object's result (`mark` commits with a change)."""
+    """One object's change and its result; a refusal is the object's result (`mark` commits with a change). A store
+    that fails after its retries fails the request (503, Retry-After): the objects before it stay changed, and a
+    retry (same Idempotency-Key or not) finds them unchanged."""
     try:
         changed = attachments.change_object_tags(principal, kind, object_id, change.add, change.remove_names,
                                                  change.remove_ids, receipt=mark)
-    except (AlreadyRecorded, ServiceUnavailable):
-        if mark is None:  # inline: the store was busy for this object; a job retries its message instead
-            return _failed(object_id, ServiceUnavailable())
-        raise
+    except ServiceUnavailable:
+        raise  # the store, not the object: the whole request answers 503 (a job's message is received again)
     except DomainError as exc:
         return _failed(object_id, exc)
     return {"object_id": object_id, "status": "changed" if changed else "unchanged"}
