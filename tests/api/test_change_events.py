@@ -162,7 +162,8 @@ def test_attach_detach_and_replace(invoke: Any, tenant: Any, settle: Callable[[]
     attached_details = sorted((common(d) for t, d in received if t == "tag.attached"), key=lambda d: d["tag_id"])
     assert attached_details == sorted([
         {"tenant": "acme", "tag_id": tag_id, "kind": "conversation", "object_id": "c-1",
-         "actor": tenant.write_key_id} for tag_id in (lead["id"], vip["id"])], key=lambda d: d["tag_id"])
+         "actor": tenant.write_key_id, "source": "api"} for tag_id in (lead["id"], vip["id"])],
+        key=lambda d: d["tag_id"])
 
     # Attaching what is attached already changes nothing.
     assert invoke("POST", "/conversations/c-1/tags", body={"tag_ids": [lead["id"]]}).status == 200
@@ -172,7 +173,8 @@ def test_attach_detach_and_replace(invoke: Any, tenant: Any, settle: Callable[[]
     received = settle()
     assert types(received) == ["tag.detached"]
     assert common(only(received, "tag.detached")) == {"tenant": "acme", "tag_id": lead["id"], "kind": "conversation",
-                                                      "object_id": "c-1", "actor": tenant.write_key_id}
+                                                      "object_id": "c-1", "actor": tenant.write_key_id,
+                                                      "source": "api"}
 
     replaced = invoke("PUT", "/conversations/c-1/tags", body={"tag_ids": [lead["id"]]})
     assert replaced.status == 200
@@ -222,6 +224,8 @@ def test_merge(invoke: Any, tenant: Any, settle: Callable[[], Received]) -> None
                             ("tag.detached", source["id"], "u-1")])
     assert types(received) == ["tag.attached", "tag.detached", "tag.detached", "tag.merged"], (
         "marking, pinning and aliasing are not tag changes")
+    assert {d["source"] for t, d in received if t in ("tag.attached", "tag.detached")} == {"merge"}, (
+        "a merge's move is stamped as one (the set's last_source)")
     assert common(only(received, "tag.merged")) == {"tenant": "acme", "tag_id": source["id"], "into": into["id"],
                                                     "name": "Hot", "actor": tenant.write_key_id}
     assert {d["actor"] for t, d in received if t in ("tag.attached", "tag.detached")} == {tenant.write_key_id}

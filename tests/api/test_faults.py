@@ -159,6 +159,9 @@ ROUTE_LIST = {
     "list-object-history": Route("GET", "/conversations/c-1/tags/history", None, 200, "Query", stream=True),
     "find-objects": Route("GET", "/conversations?all={tag}&any=Other", None, 200, "Query",
                           stream=True),
+    "bulk-inline": Route("POST", "/conversations/tags/bulk", {"objects": ["c-1", "c-2"], "add": ["Fresh", "{other}"],
+                                                              "remove": ["{tag}"]}, 200, "TransactWriteItems"),
+    "get-bulk-job": Route("GET", "/bulk-jobs/{tag}", None, 404, "GetItem"),
 }
 STORE_ERRORS = [*THROTTLES, "InternalServerError"]
 CONTENTION = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"]

@@ -13,11 +13,9 @@ import pytest
 
 from functions.command_consumer import app as consumer
 from functions.stream_processor.app import lambda_handler as stream_handler
-from tags_core.clock import now_iso
 from tags_core.settings import get_settings
 from tags_core.store.history import HistoryStore
 from tags_core.store.keys import history_pk
-from tags_core.store.tag_sets import Stamp, TagSetStore
 from tags_tools.local.invokers import LambdaContext
 from tags_tools.local.stream_poller import StreamPoller
 from tests.api.test_command_queue import sqs_record
@@ -67,16 +65,15 @@ def test_a_scripted_sequence_yields_exactly_the_expected_history(
     result = consumer.lambda_handler({"Records": [sqs_record(command, "msg-1")]},
                                      LambdaContext(function_name="CommandConsumerFunction"))
     assert result["batchItemFailures"] == []                                                  # v8
-    # Bulk changes (issue 14) are not on main yet: a tag-set write with source "bulk", as they will make it.
-    current = TagSetStore().get_tag_set(tenant.id, "conversation", "c1") or {}
-    TagSetStore().write_tag_set(tenant.id, "conversation", "c1", old_version=int(current["version"]),
-                                tags={**current["tags"], b["id"]: now_iso()}, added=[b["id"]], removed=[],
-                                created=[], stamp=Stamp(key, "bulk"), rate_limit=None)        # v9
+    epsilon = next(t for t in invoke("GET", "/conversations/c1/tags").data if t["name"] == "Epsilon")
+    bulk = invoke("POST", "/conversations/tags/bulk",                                          # v9
+                  body={"objects": ["c1", "c2"], "add": [b["id"]], "remove": ["epsilon"]})
+    assert [r["status"] for r in bulk.data] == ["changed", "changed"], bulk.json
     stream.drain()
 
-    epsilon = next(t for t in invoke("GET", "/conversations/c1/tags").data if t["name"] == "Epsilon")
     expected = [
-        ("attached", b["id"], "Beta", key, "bulk"),
+        ("attached", b["id"], "Beta", key, "bulk"),  # one write: its attachment listed before its detachment
+        ("detached", epsilon["id"], "Epsilon", key, "bulk"),
         ("attached", epsilon["id"], "Epsilon", "queue:msg-1", "queue"),
         ("detached", d["id"], "Delta", key, "cleanup"),  # the deleter, recorded with the delete
         ("attached", d["id"], "Delta", key, "merge"),
@@ -94,7 +91,8 @@ def test_a_scripted_sequence_yields_exactly_the_expected_history(
     assert [(e["action"], e["tag"]["id"], e["tag"]["name"], e["actor"], e["source"]) for e in entries] == expected
     times = [e["at"] for e in entries]
     assert times == sorted(times, reverse=True)
-    assert entries[5]["at"] == entries[6]["at"]  # the swap is one write
+    assert entries[0]["at"] == entries[1]["at"]  # the bulk change of c1 is one write
+    assert entries[6]["at"] == entries[7]["at"]  # the swap is one write
     assert history(invoke, "conversations/c1", limit=100) == entries  # one page or many: the same entries
 
     # A redelivered stream (every batch again, as after a retry) writes the same items: nothing new, nothing lost.

@@ -165,6 +165,11 @@ def test_invoke(path: Path, table: str, monkeypatch: pytest.MonkeyPatch, publish
             assert body["data"]["status"] == "merged"
         if name == "get_tag":
             assert body["data"]["id"] == fx.TAG_ID
+        if name == "bulk_change_object_tags":
+            assert [r["status"] for r in body["data"]] == ["changed", "changed"], body
+        if name == "get_bulk_job":
+            assert body["data"]["status"] == "done"
+            assert [f["object_id"] for f in body["data"]["failures"]] == ["demo-conversation-9"]
         if name == "list_tag_objects":
             assert body["data"] == [{"kind": "conversation", "id": fx.DEMO_OBJECT[1], "attached_at": body["data"][0][
                 "attached_at"]}]
@@ -235,7 +240,8 @@ def test_api_events_log_the_request_and_emit_its_metrics(path: Path, table: str,
                "service"]) for d in printed.metrics for dims in d["_aws"]["CloudWatchMetrics"][0]["Dimensions"])
     expected = {"create_tag": {"TagsCreated": 1}, "batch_create_tags": {"TagsCreated": 2},
                 "delete_tag": {"TagsDeleted": 1}, "merge_tag": {"Merges": 1},
-                "remove_object_tag": {"AttachmentsRemoved": 1}}.get(operation, {})
+                "remove_object_tag": {"AttachmentsRemoved": 1},
+                "bulk_change_object_tags": {"BulkObjects": 2}}.get(operation, {})
     assert {name: total(document, name) for name in expected} == expected
     if operation in ("append_object_tags", "replace_object_tags"):
         assert total(document, "AttachmentsAdded") + total(document, "AttachmentsRemoved") >= 1

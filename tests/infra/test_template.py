@@ -147,7 +147,8 @@ def test_reader_resolves_function_details() -> None:
             "LoggingConfig"]["LogGroup"]
         assert spec.memory_size == RESOURCES[spec.logical_id]["Properties"].get("MemorySize", 256)
     timeouts = {name: spec.timeout for name, spec in SPECS.items() if spec.timeout != GLOBAL_FUNCTION["Timeout"]}
-    assert timeouts == {"MergeTagFunction": 30, "StreamProcessorFunction": 60, "CommandConsumerFunction": 30}
+    assert timeouts == {"MergeTagFunction": 30, "StreamProcessorFunction": 60, "CommandConsumerFunction": 30,
+                        "BulkChangeObjectTagsFunction": 28}
     assert {name: spec.stream_batch_size for name, spec in SPECS.items() if spec.stream_batch_size} == {
         "StreamProcessorFunction": 100}
     stream_processor = SPECS["StreamProcessorFunction"].environment

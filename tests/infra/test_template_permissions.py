@@ -67,10 +67,14 @@ def test_read_functions_get_only_the_read_policy(name: str) -> None:
         assert spec.managed_policies == expected, f"{name}: {spec.managed_policies}"
 
 
+# Functions that send to a queue of the stack besides their table access.
+QUEUE_SENDERS: dict[str, list[object]] = {"BulkChangeObjectTagsFunction": [{"Fn::GetAtt": ["CommandQueue", "Arn"]}]}
+
+
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_no_wildcards_and_only_the_table(name: str) -> None:
     spec = SPECS[name]
-    extra = EVENT_FUNCTIONS.get(name, [])
+    extra = EVENT_FUNCTIONS.get(name) or QUEUE_SENDERS.get(name, [])
     assert spec.actions, f"{name}: grants nothing"
     assert all("*" not in a for a in spec.actions), sorted(spec.actions)
     assert all(a.startswith("dynamodb:") for a in spec.actions) or extra, sorted(spec.actions)
@@ -96,7 +100,8 @@ def test_authorizer_can_only_get_items_from_the_table() -> None:
 @pytest.mark.parametrize("name", sorted(n for n, s in API_SPECS.items() if not is_read_only(s)))
 def test_write_functions_can_write_the_table_but_not_indexes(name: str) -> None:
     spec = SPECS[name]
-    assert spec.actions == WRITE_ACTIONS | READ_ACTIONS
+    queues = {"sqs:SendMessage"} if name == "BulkChangeObjectTagsFunction" else set()  # its jobs' chunks
+    assert spec.actions == WRITE_ACTIONS | READ_ACTIONS | queues
     for statement in spec.statements:
         actions = set(statement["Action"]) if isinstance(statement["Action"], list) else {statement["Action"]}
         if actions & WRITE_ACTIONS:
@@ -142,7 +147,8 @@ def test_only_the_stream_processor_publishes_and_only_the_consumer_takes_command
     assert holders("events:PutEvents") == {"StreamProcessorFunction"}
     assert holders("dynamodb:GetRecords") == {"StreamProcessorFunction"}
     assert holders("sqs:ReceiveMessage") == holders("sqs:DeleteMessage") == {"CommandConsumerFunction"}
-    assert holders("sqs:SendMessage") == {"StreamProcessorFunction"}  # its own on-failure queue only
+    # The stream processor: its own on-failure queue only; the bulk route: its jobs' chunks to the command queue.
+    assert holders("sqs:SendMessage") == {"StreamProcessorFunction", "BulkChangeObjectTagsFunction"}
     assert not holders("dynamodb:Scan") and not holders("dynamodb:DeleteTable")
 
 

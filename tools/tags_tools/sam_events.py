@@ -30,6 +30,7 @@ MERGE_INTO_ID = "01JDTAG0000000000000000004"  # ... into this one
 GROUP_ID = "01JDGRP0000000000000000001"  # read and updated
 DELETE_GROUP_ID = "01JDGRP0000000000000000002"  # deleted by events/delete_group.json
 DEMO_OBJECT = ("conversation", "demo-conversation-1")  # carries TAG_ID
+BULK_JOB_ID = "01JDJ8B0000000000000000001"  # read by events/get_bulk_job.json: a finished job, one object failed
 
 TAGS = {TAG_ID: "Demo tag", DELETE_TAG_ID: "Demo tag to delete", MERGE_SOURCE_ID: "Demo merge source",
         MERGE_INTO_ID: "Demo merge target"}
@@ -78,6 +79,31 @@ def seed() -> None:
                                removed=[], created=[], stamp=Stamp(KEY_ID), rate_limit=None)
     # The reverse index entry the stream processor would write (where none runs, e.g. a bare DynamoDB Local).
     repo.write_reverse_entries(TENANT, kind, object_id, added={TAG_ID: now}, removed=[])
+    _seed_bulk_job(now)
+
+
+def _seed_bulk_job(now: str) -> None:
+    """A finished bulk job of 2 objects, one of them failed, as the command consumer leaves one."""
+    import time  # noqa: PLC0415
+
+    from tags_core.store.bulk_jobs import BulkJobStore, bulk_budget  # noqa: PLC0415
+    from tags_core.store.table import TransactionFailed  # noqa: PLC0415
+
+    store = BulkJobStore()
+    if store.get_job(TENANT, BULK_JOB_ID) is not None:
+        return
+    expires = int(time.time()) + 7 * 24 * 3600
+    job = {"id": BULK_JOB_ID, "kind": "conversation", "actor": KEY_ID, "add": ["Demo tag"], "remove": [],
+           "create_missing": True, "total": 2, "changed": 0, "unchanged": 0, "failed": 0, "processed": 0,
+           "created_at": now, "updated_at": now}
+    with contextlib.suppress(TransactionFailed):
+        store.create_job(TENANT, job, expires, bulk_budget(TENANT, (0, 60), 0, 1))
+    failure = {"status": "failed", "errors": [{"code": "too_many_tags", "message": "An object carries at most "
+                                               "100 tags.", "field": "tags"}]}
+    store.put_mark(TENANT, BULK_JOB_ID, "demo-conversation-9", failure, expires)
+    store.put_mark(TENANT, BULK_JOB_ID, DEMO_OBJECT[1], {"status": "unchanged"}, expires)
+    store.count_chunk(TENANT, BULK_JOB_ID, 0, {"unchanged": 1, "failed": 1}, now)
+    store.finish(TENANT, BULK_JOB_ID, now)
 
 
 def main(argv: list[str] | None = None) -> int:

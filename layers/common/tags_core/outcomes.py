@@ -23,10 +23,12 @@ STREAM_RECORDS_FAILED = "StreamRecordsFailed"
 EVENTS_PUBLISHED = "EventsPublished"
 COMMANDS_APPLIED = "CommandsApplied"
 COMMANDS_FAILED = "CommandsFailed"
+BULK_OBJECTS = "BulkObjects"  # objects a bulk change processed (inline or in a job's chunk), failed ones included
+BULK_OBJECTS_FAILED = "BulkObjectsFailed"
 
 NAMES = (TAGS_CREATED, TAGS_DELETED, ATTACHMENTS_ADDED, ATTACHMENTS_REMOVED, MERGES, OBJECTS_MOVED, IDEMPOTENT_REPLAYS,
          RATE_LIMITED_WRITES, STREAM_RECORDS_PROCESSED, STREAM_RECORDS_FAILED, EVENTS_PUBLISHED, COMMANDS_APPLIED,
-         COMMANDS_FAILED)
+         COMMANDS_FAILED, BULK_OBJECTS, BULK_OBJECTS_FAILED)
 
 _tally: ContextVar[dict[str, int] | None] = ContextVar("tags_outcomes", default=None)
 

@@ -22,6 +22,11 @@ class Settings(BaseModel):
     # How long each object's tag history is kept (the stream processor sets the entries' TTL from it).
     history_retention_days: int = Field(default=90, alias="HISTORY_RETENTION_DAYS", ge=1, le=3650)
     events_file: str | None = Field(default=None, alias="EVENTS_FILE")  # locally, also appended here (JSON lines)
+    # Bulk changes (POST /{kind}/tags/bulk): where jobs' chunks are queued, and the tenant's bulk budget.
+    command_queue_url: str | None = Field(default=None, alias="COMMAND_QUEUE_URL", max_length=2048)
+    sqs_endpoint_url: str | None = Field(default=None, alias="SQS_ENDPOINT_URL")
+    bulk_objects_per_window: int = Field(default=5000, alias="BULK_OBJECTS_PER_WINDOW", ge=1)
+    bulk_window_seconds: int = Field(default=60, alias="BULK_WINDOW_SECONDS", ge=1)
 
 
 @functools.lru_cache(maxsize=1)

@@ -269,6 +269,7 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
         configure_environment(table_name, dynamodb_endpoint, template=template, events_file=events_file)
         ensure_table(dynamodb_endpoint, table_name, template)
         tenant, key_id, key = seed_demo_tenant()
+        commands = _command_queue(dynamodb_endpoint)  # before the workers start: they inherit its URL
 
         specs = tpl.functions(template)
         for spec in specs.values():
@@ -285,6 +286,10 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
         thread = threading.Thread(target=server.serve_forever, name="tags-local", daemon=True)
         thread.start()
         pollers = _start_stream_consumers(gateway, table_name, dynamodb_endpoint) if streams else []
+        if commands is not None:
+            commands.handler = gateway.stream_handler("CommandConsumerFunction")
+            commands.start()
+            pollers.append(commands)
         app.status = functools.partial(_status, pollers, embedded=moto is not None)
     except BaseException:
         if moto is not None:
@@ -297,10 +302,32 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
 
 def _status(pollers: list[Any], *, embedded: bool) -> dict[str, Any]:
     """What GET /_local/status answers: each stream consumer's progress (caught_up: it has read to the end of the
-    stream and processed everything it read) and, with the embedded DynamoDB, what moto_fixes did so far."""
-    consumers = [poller.status() for poller in pollers]
+    stream and processed everything it read), the command queue's consumer and, with the embedded DynamoDB, what
+    moto_fixes did so far."""
+    consumers = [poller.status() for poller in pollers if "caught_up" in poller.status()]
+    queues = [poller.status() for poller in pollers if "queue_url" in poller.status()]
     return {"stream": consumers, "caught_up": all(c["caught_up"] for c in consumers),
+            "command_queue": queues[0] if queues else None,
             "dynamodb": moto_fixes.stats() if embedded else None}
+
+
+def _command_queue(endpoint_url: str) -> Any:
+    """The command queue on the DynamoDB endpoint (moto serves SQS there too), its URL in the functions'
+    environment; None, with a warning, when the endpoint has no SQS (bulk jobs then answer 503)."""
+    from tags_tools.local.queue_poller import QueuePoller  # noqa: PLC0415
+
+    try:
+        poller = QueuePoller(None, endpoint_url=endpoint_url, region=os.environ.get("AWS_REGION", REGION))
+    except Exception as exc:
+        logger.warning("no command queue at %s (%s): bulk jobs of more than 100 objects will answer 503",
+                       endpoint_url, type(exc).__name__)
+        return None
+    os.environ["COMMAND_QUEUE_URL"] = poller.url
+    os.environ["SQS_ENDPOINT_URL"] = endpoint_url
+    from tags_core.store import client as db  # noqa: PLC0415
+
+    db.reset()  # this process's settings read again, with the queue
+    return poller
 
 
 def _start_stream_consumers(gateway: Gateway, table_name: str, endpoint_url: str) -> list[Any]:

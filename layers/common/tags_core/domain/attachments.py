@@ -74,6 +74,9 @@ class _Request:
     redirects: dict[str, str] = field(default_factory=dict)  # tags merged away → their target
     charged: bool = False  # the rate-limit charge is taken once per request, by its first committed step
     budget: ratelimit.Budget | None = None  # as read by the last attempt (spent if that attempt charged it)
+    remove_names: list[str] = field(default_factory=list)  # detached in the same write (a bulk change)
+    remove_ids: list[str] = field(default_factory=list)
+    receipt: dict[str, Any] | None = None  # a bulk job's outcome mark, committed with the change
 
     def stamp(self, plan: _Plan | None = None) -> Stamp:
         """Who writes, through what, and the names of the tags the write moves (for the object's history)."""
@@ -112,10 +115,12 @@ def _plan(repo: TagSetStore, request: _Request, tag_set: dict[str, Any] | None, 
     created = [_new_tag(principal, name, kind, now) for name in missing]
     created_ids = {t["id"] for t in created}
     wanted = [locks[name_key(n)] for n in names if name_key(n) in locks] + ids
-    wanted = list(dict.fromkeys(redirects.get(i, i) for i in wanted))
+    drop = {redirects.get(i, i) for i in request.remove_ids} | {
+        locks[name_key(n)] for n in request.remove_names if name_key(n) in locks}
+    wanted = [i for i in dict.fromkeys(redirects.get(i, i) for i in wanted) if i not in drop]
     added = [i for i in wanted if i not in current]
-    kept = [i for i in dict.fromkeys(redirects.get(i, i) for i in ids) if i in current]  # must still be live
-    removed = [i for i in current if i not in wanted and i not in created_ids] if request.replace else []
+    kept = [i for i in dict.fromkeys(redirects.get(i, i) for i in ids) if i in current and i not in drop]
+    removed = [i for i in current if (request.replace and i not in wanted and i not in created_ids) or i in drop]
     new_set = {i: at for i, at in current.items() if i not in removed}
     new_set.update({i: now for i in added}, **{t["id"]: now for t in created})
     version = int(tag_set["version"]) if tag_set else 0
@@ -194,7 +199,7 @@ def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
     """Commit the plan (or, too big, one step of it: None). Returns the new version."""
     principal = request.principal
     rate_limit = None if request.charged or request.budget is None else request.budget.charge()
-    actions = (1 + bool(rate_limit) + len(plan.added) + len(plan.kept) + len(plan.removed)
+    actions = (1 + bool(rate_limit) + bool(request.receipt) + len(plan.added) + len(plan.kept) + len(plan.removed)
                + (2 * len(plan.created) + 1 if plan.created else 0) + (len(plan.guard.counts) if plan.guard else 0))
     if actions > MAX_ACTIONS:
         if _step(repo, request, plan, rate_limit):
@@ -203,7 +208,7 @@ def _attempt(repo: TagSetStore, request: _Request, plan: _Plan) -> int | None:
     version = repo.write_tag_set(
         principal.tenant, request.kind, request.object_id, old_version=plan.version, tags=plan.new_set,
         added=plan.added, removed=plan.removed, created=plan.created, stamp=request.stamp(plan),
-        rate_limit=rate_limit, kept=plan.kept, guard=plan.guard)
+        rate_limit=rate_limit, kept=plan.kept, guard=plan.guard, receipt=request.receipt)
     _spent(request, rate_limit)
     outcomes.count(outcomes.TAGS_CREATED, len(plan.created))
     outcomes.count(outcomes.ATTACHMENTS_ADDED, len(plan.added) + len(plan.created))  # created ones are attached
@@ -235,15 +240,43 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
     ids = list(dict.fromkeys(body.tag_ids))
     if len(names) + len(ids) > MAX_PER_CALL:
         raise InvalidInput(f"At most {MAX_PER_CALL} tags per call.", field="tags", code="too_many_tags")
-    bad_ids = [i for i in ids if not looks_like_id(i)]
-    if bad_ids:
-        raise InvalidInput("No tag with this id.", field="tag_ids", code="tag_not_found", tag_ids=bad_ids)
-    repo = TagSetStore()
+    _check_ids(ids, "tag_ids")
     request = _Request(principal, kind, object_id, names, ids, replace, body.create_missing, body.replace_in_group,
                        source)
+    written, _ = _apply(request, expected_version)
+    return written
+
+
+def change_object_tags(principal: Principal, kind: str, object_id: str, body: AttachRequest, remove_names: list[str],
+                       remove_ids: list[str], *, source: str, receipt: dict[str, Any] | None = None) -> bool:
+    """Attach `body`'s tags and detach the removed ones in one write (a bulk change of one object), by the same
+    rules as POST /{kind}/{object_id}/tags (group limits and replace_in_group, archived tags, the caller's write
+    budget on the object); `receipt` commits with the change. True when the object changed."""
+    object_id = check_object_id(object_id)
+    ids = list(dict.fromkeys(body.tag_ids))
+    _check_ids([*ids, *remove_ids], "tag_ids")
+    request = _Request(principal, kind, object_id, _first_spellings(body.tags), ids, False, body.create_missing,
+                       body.replace_in_group, source, remove_names=_first_spellings(remove_names),
+                       remove_ids=list(dict.fromkeys(remove_ids)), receipt=receipt)
+    _, changed = _apply(request, None)
+    return changed
+
+
+def _check_ids(ids: list[str], field_name: str) -> None:
+    bad_ids = [i for i in ids if not looks_like_id(i)]
+    if bad_ids:
+        raise InvalidInput("No tag with this id.", field=field_name, code="tag_not_found", tag_ids=bad_ids)
+
+
+def _apply(request: _Request, expected_version: int | None) -> tuple[ObjectWrite, bool]:
+    """Read, plan and commit until the change holds (or is refused); (the object's tags and the caller's write
+    budget, whether it changed)."""
+    principal, kind, object_id = request.principal, request.kind, request.object_id
+    repo = TagSetStore()
     budget_key = ratelimit.key(principal.tenant, principal.key_id, kind, object_id)
     for attempt in range(ATTEMPTS):
-        tag_set, locks, spent = repo.read_for_attach(principal.tenant, kind, object_id, names, budget_key)
+        tag_set, locks, spent = repo.read_for_attach(principal.tenant, kind, object_id,
+                                                     [*request.names, *request.remove_names], budget_key)
         read = ratelimit.budget(principal.tenant, principal.key_id, kind, object_id, spent)
         request.budget = request.budget if request.charged else read
         version = int(tag_set["version"]) if tag_set else 0
@@ -252,7 +285,7 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
                                      field="If-Match")
         plan = _plan(repo, request, tag_set, locks)
         if not plan.added and not plan.removed and not plan.created:
-            return (*_unchanged(repo, request, plan), request.budget or read)
+            return (*_unchanged(repo, request, plan), request.budget or read), False
         try:
             committed = _attempt(repo, request, plan)
         except BudgetChanged:  # another write of this key to this object meanwhile: read the budget again
@@ -265,14 +298,14 @@ def set_object_tags(principal: Principal, kind: str, object_id: str, body: Attac
             _backoff(attempt)
             continue
         except AttachRefused as refused:
-            target = _refuse(refused, kind, ids)
+            target = _refuse(refused, kind, request.ids)
             if target:
                 request.redirects[refused.tag_id] = target
             else:
                 _backoff(attempt)
             continue
         if committed is not None:
-            return (*_answer(request, plan, committed), request.budget or read)
+            return (*_answer(request, plan, committed), request.budget or read), True
     raise ServiceUnavailable("The object's tags are changing too fast; retry shortly.")
 
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from tags_core.domain.objects import OBJECT_ID
 from tags_core.names import MAX_NAME_LENGTH, NameTooLong, normalize_name
 
 TagType = Literal["tag", "goal", "miss"]
@@ -350,3 +351,28 @@ class HistoryEntry(Model):
     actor: str | None = Field(description="The API key id of the write; queue:<message id> for commands; null if "
                                           "the write recorded none.")
     source: Literal["api", "queue", "bulk", "merge", "cleanup"]
+
+
+# --- bulk changes (POST /{kind}/tags/bulk; its answers are in tags_core.http.schemas) ------------------------------
+
+MAX_BULK_OBJECTS = 1000
+ObjectId = Annotated[str, Field(pattern=OBJECT_ID.pattern)]
+TagRefIn = Annotated[str, Field(min_length=1, max_length=MAX_RAW_NAME, json_schema_extra={"pattern": NAME_PATTERN})]
+
+
+class BulkRequest(StrictModel):
+    """Body of POST /{kind}/tags/bulk: the same change (tags by name or id) to 1-1,000 objects."""
+
+    objects: list[ObjectId] = Field(min_length=1, max_length=MAX_BULK_OBJECTS, description="Object ids, each once.")
+    add: list[TagRefIn] = Field(default_factory=list, max_length=50, description="Tag names or ids to attach.")
+    remove: list[TagRefIn] = Field(default_factory=list, max_length=50, description="Tag names or ids to detach.")
+    create_missing: bool = True
+    replace_in_group: bool = Field(default=False, description="As in POST /{kind}/{object_id}/tags, per object.")
+
+    @model_validator(mode="after")
+    def _does_something(self) -> BulkRequest:
+        if not self.add and not self.remove:
+            raise ValueError("add or remove must name at least one tag")
+        if len(set(self.objects)) != len(self.objects):
+            raise ValueError("each object may be named once")
+        return self

@@ -1,10 +1,15 @@
-"""Per key and object write budget: a sliding window, read with the write's other items and spent inside the
-write's own transaction.
+"""Write budgets.
 
-The budget item holds the times (epoch milliseconds) of the key's accepted writes to the object that are still
-inside the window. A write is accepted when fewer than `limit` of them are at most `window` seconds old, so no
-closed span of `window` seconds ever holds more than `limit` accepted writes. The new list is written in the same
-transaction, on condition that nobody changed it since it was read.
+Per key and object: a sliding window, read with the write's other items and spent inside the write's own
+transaction (a bulk change spends it too, object by object, in each object's own transaction). The budget item
+holds the times (epoch milliseconds) of the key's accepted writes to the object that are still inside the window. A
+write is accepted when fewer than `limit` of them are at most `window` seconds old, so no closed span of `window`
+seconds ever holds more than `limit` accepted writes. The new list is written in the same transaction, on condition
+that nobody changed it since it was read.
+
+Per tenant, for bulk changes: the objects its bulk requests may change per fixed window (BULK_OBJECTS_PER_WINDOW
+per BULK_WINDOW_SECONDS), one counter spent when a request is accepted, before any object is touched
+(docs/api.md, "Changing many objects at once"). A counter, not a list of times: one request spends up to 1,000.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from tags_core import clock, outcomes
 from tags_core.errors import RateLimited
 from tags_core.settings import get_settings
+from tags_core.store.bulk_jobs import bulk_budget
 from tags_core.store.tag_sets import budget_key, write_budget
 
 
@@ -84,3 +90,25 @@ def budget(tenant: str, key_id: str, kind: str, object_id: str, item: dict[str, 
     writes = tuple(sorted(int(t) for t in (item or {}).get("writes") or [] if int(t) >= oldest))
     return Budget(tenant, key_id, kind, object_id, settings.rate_limit_writes, settings.rate_limit_window_seconds,
                   writes, int((item or {}).get("seq") or 0), now)
+
+
+def _bulk_window(now: float) -> tuple[int, int]:
+    size = get_settings().bulk_window_seconds
+    start = int(now) // size * size
+    return start, start + size
+
+
+def charge_bulk(tenant: str, objects: int) -> dict[str, Any]:
+    """The action that spends `objects` of the tenant's bulk budget of the current window."""
+    return bulk_budget(tenant, _bulk_window(clock.now()), objects, get_settings().bulk_objects_per_window)
+
+
+def bulk_refused(objects: int) -> RateLimited:
+    settings = get_settings()
+    now = clock.now()
+    _, end = _bulk_window(now)
+    retry_after = max(1, int(end - now + 0.999))
+    limit = settings.bulk_objects_per_window
+    return RateLimited(
+        f"This request's {objects} objects exceed the account's bulk budget of {limit} objects per "
+        f"{settings.bulk_window_seconds} s.", retry_after=retry_after)

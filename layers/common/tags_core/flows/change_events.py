@@ -14,6 +14,9 @@ being marked for a merge, and the clean-up that drops a deleted tag from objects
 Every detail carries `event_id` ("<stream sequence number>-<n>", stable across retries: consumers de-duplicate
 the at-least-once delivery with it), `tenant`, the ids, `actor` (the API key id recorded on the write, null when
 the write records none) and `time` (RFC 3339, the write's `updated_at`, else the stream record's time).
+`tag.attached` and `tag.detached` also carry `source`: what the write came through, as the tag set's `last_source`
+recorded it ("api", "queue" for the command queue, "bulk" for POST /{kind}/tags/bulk, "merge" for a merge's move;
+"api" for a set written before sources were recorded; null for a write that records no writer).
 docs/events.md is the reference for consumers.
 """
 
@@ -127,7 +130,9 @@ def _tag_set_events(old: Image, new: Image, base: Callable[..., dict[str, Any]])
     after = set((new or {}).get("tags") or {})
     if (old is not None and new is not None and not _bumped(old, new)) or _pruned(old, new, before, after):
         return []  # a write that is not a client's change, or the clean-up: the tag went with tag.deleted
-    where = {"kind": item["kind"], "object_id": item["object_id"]}
+    stamped = new is not None and (old is None or new.get("updated_at") != old.get("updated_at"))
+    where = {"kind": item["kind"], "object_id": item["object_id"],
+             "source": str((new or {}).get(keys.LAST_SOURCE) or "api") if stamped else None}
     return ([("tag.detached", base(tag_id=tag_id, **where)) for tag_id in sorted(before - after)]
             + [("tag.attached", base(tag_id=tag_id, **where)) for tag_id in sorted(after - before)])
 

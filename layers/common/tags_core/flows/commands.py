@@ -12,6 +12,9 @@ A message body is one JSON command:
   acting as a write key of the tenant whose id is `queue:<message id>` (the `actor` of the change events).
   Applying a message again changes nothing more, so a redelivered message is harmless.
 
+A message `{"bulk_job": "<job id>", "tenant", "chunk": n, "objects": [...]}` is one chunk of a bulk job
+(POST /{kind}/tags/bulk with more than 100 objects), applied by `tags_core.domain.bulk.run_chunk`.
+
 A bad message (not JSON, invalid fields, unknown tenant, unknown tag id, tag not applicable to the kind) raises a
 DomainError: it alone is reported failed, is received again, and lands in the dead-letter queue after the
 queue's maxReceiveCount.
@@ -20,6 +23,7 @@ queue's maxReceiveCount.
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
@@ -27,7 +31,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from tags_core import outcomes
-from tags_core.domain import attachments
+from tags_core.domain import attachments, bulk
 from tags_core.domain.accounts import TENANT_PATTERN
 from tags_core.domain.attachments import MAX_PER_CALL
 from tags_core.domain.identity import Principal
@@ -71,6 +75,24 @@ class TagCommand(BaseModel):
         if not self.add and not self.remove:
             raise ValueError("add or remove must name at least one tag")
         return self
+
+
+class BulkChunk(BaseModel):
+    """A chunk of a bulk job, queued by POST /{kind}/tags/bulk."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    bulk_job: Annotated[str, Field(min_length=26, max_length=26)]
+    tenant: Annotated[str, Field(pattern=TENANT_PATTERN.pattern)]
+    chunk: Annotated[int, Field(ge=0, le=1000)]
+    objects: list[Annotated[str, Field(pattern=OBJECT_ID.pattern)]] = Field(min_length=1, max_length=1000)
+
+
+def _is_bulk_chunk(body: str) -> bool:
+    try:
+        return isinstance(message := json.loads(body), dict) and "bulk_job" in message
+    except ValueError:
+        return False
 
 
 def parse_command(body: str) -> TagCommand:
@@ -155,7 +177,10 @@ def _once(command: TagCommand, command_id: str, apply: Callable[[], dict[str, An
 def handle_message(body: str, message_id: str, *, command_id: str | None = None,
                    deadline: float | None = None) -> dict[str, Any]:
     """Parse and apply one queue message, once per command id (the `command_id` message attribute a redrive sets,
-    else the message id). A DomainError (logged with the message id) fails the message."""
+    else the message id); a bulk job's chunk is applied by its own rules (each object once, see domain.bulk).
+    A DomainError (logged with the message id) fails the message."""
+    if _is_bulk_chunk(body):
+        return _run_bulk_chunk(body, message_id)
     command_id = command_id or message_id
     try:
         command = parse_command(body)
@@ -174,3 +199,20 @@ def handle_message(body: str, message_id: str, *, command_id: str | None = None,
                                           "tenant": result["tenant"], "kind": result["kind"],
                                           "object_id": result["object_id"]})
     return result
+
+
+def _run_bulk_chunk(body: str, message_id: str) -> dict[str, Any]:
+    try:
+        chunk = BulkChunk.model_validate_json(body)
+    except ValidationError as exc:
+        errors = validation_entries(exc.errors())  # type: ignore[arg-type]
+        logger.warning("bulk chunk refused", extra={"message_id": message_id, "errors": errors})
+        raise InvalidInput("The bulk chunk is invalid.", errors=errors) from None
+    counts = bulk.run_chunk(chunk.tenant, chunk.bulk_job, chunk.chunk, list(chunk.objects))
+    if counts is None:
+        logger.warning("bulk chunk dropped: no such job", extra={"message_id": message_id, "tenant": chunk.tenant,
+                                                                "bulk_job": chunk.bulk_job, "chunk": chunk.chunk})
+        return {"tenant": chunk.tenant, "bulk_job": chunk.bulk_job, "chunk": chunk.chunk, "counts": {}}
+    logger.info("bulk chunk applied", extra={"message_id": message_id, "tenant": chunk.tenant,
+                                             "bulk_job": chunk.bulk_job, "chunk": chunk.chunk, "counts": counts})
+    return {"tenant": chunk.tenant, "bulk_job": chunk.bulk_job, "chunk": chunk.chunk, "counts": counts}

@@ -29,6 +29,7 @@ ObjectId = Annotated[str, Path(description="1-128 of A-Z a-z 0-9 . _ : -",
 # Ids in paths: the schema states their form; the code answers 404 for an id of another form (no such tag/group).
 TagIdPath = Annotated[str, Path(description="A tag id", json_schema_extra={"pattern": ID_PATTERN})]
 GroupIdPath = Annotated[str, Path(description="A tag group id", json_schema_extra={"pattern": ID_PATTERN})]
+BulkJobIdPath = Annotated[str, Path(description="A bulk job id", json_schema_extra={"pattern": ID_PATTERN})]
 # Detaching is idempotent whatever the value: one that names no attached tag changes nothing (200).
 AnyTagIdPath = Annotated[str, Path(description="A tag id; any other value is simply not attached (nothing changes)")]
 

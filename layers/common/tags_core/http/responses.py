@@ -75,15 +75,19 @@ def header_refs(*names: str) -> dict[str, Any]:
 
 
 def responses(status: int, model: type[BaseModel] | None, *errors: int, description: str = "Success",
-              etag: bool = False, write_budget: bool = False) -> dict:
-    """OpenAPI `responses` for a route: its success model and the error statuses it can answer with, each with
-    the headers it carries: `X-Request-Id` always, `Retry-After` on 429 and 503, `ETag` on success when `etag`,
-    the rate-limit headers on success and 429 when the route spends the per-object `write_budget`."""
+              etag: bool = False, write_budget: bool = False,
+              also: dict[int, tuple[type[BaseModel], str]] | None = None) -> dict:
+    """OpenAPI `responses` for a route: its success model, other successes (`also`: status → (model,
+    description)) and the error statuses it can answer with, each with the headers it carries: `X-Request-Id`
+    always, `Retry-After` on 429 and 503, `ETag` on success when `etag`, the rate-limit headers on success and 429
+    when the route spends the per-object `write_budget`."""
     success = (("ETag",) if etag else ()) + (RATE_LIMIT_HEADERS if write_budget else ())
     documented: dict[int, Any] = {
         status: {"description": description, "headers": header_refs(*success),
                  **({"content": {JSON: {"model": model}}} if model else {})},
     }
+    for other, (other_model, text) in (also or {}).items():
+        documented[other] = {"description": text, "headers": header_refs(), "content": {JSON: {"model": other_model}}}
     # Any route: API Gateway's stage throttling (429) and the generic error of a failed function (500) too.
     for code in sorted({400, 401, 403, 429, 500, 503, *errors}):
         extra: tuple[str, ...] = ("Retry-After",) if code in (429, 503) else ()

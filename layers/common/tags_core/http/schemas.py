@@ -12,6 +12,7 @@ from tags_core.domain.models import (
     FoundObject,
     Group,
     HistoryEntry,
+    Kind,
     MergeResult,
     Model,
     ObjectRef,
@@ -112,3 +113,41 @@ class FoundObjectList(Model):
 
 class MergeEnvelope(Model):
     data: MergeResult
+
+
+class BulkObjectResult(Model):
+    object_id: str
+    status: Literal["changed", "unchanged", "failed"]
+    errors: list[ErrorEntry] | None = Field(default=None, description="failed: why (at most 5 entries).")
+
+
+class BulkResultList(Model):
+    data: list[BulkObjectResult]
+
+
+class BulkProgress(Model):
+    total: int
+    changed: int
+    unchanged: int
+    failed: int
+
+
+class BulkFailure(Model):
+    object_id: str
+    errors: list[ErrorEntry]
+
+
+class BulkJob(Model):
+    id: str
+    object: Literal["bulk_job"] = "bulk_job"
+    status: Literal["queued", "running", "done"]
+    kind: Kind
+    progress: BulkProgress
+    failures: list[BulkFailure] | None = Field(default=None, description="Every failed object (GET only).")
+    created_at: Timestamp
+    updated_at: Timestamp
+    finished_at: Timestamp | None = None
+
+
+class BulkJobEnvelope(Model):
+    data: BulkJob

@@ -19,7 +19,7 @@ from tags_core.settings import get_settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-SERVICES = ("dynamodb", "events")  # the AWS services the layer makes clients for (see create_client)
+SERVICES = ("dynamodb", "events", "sqs")  # the AWS services the layer makes clients for (see create_client)
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,6 +25,9 @@ REVERSE = "reverse"  # the reverse index: one entry per (tag, object), kept from
 DELETION = "deletion"  # who deleted a tag or group (written with the delete, read by the stream; TTL)
 HISTORY = "history"  # one entry per tag attached to or detached from an object, kept from the stream (TTL)
 WRITE_BUDGET = "write_budget"  # a key's recent writes to one object (the rate limit's sliding window)
+BULK_JOB = "bulk_job"  # a bulk change's status item (POST /{kind}/tags/bulk, more than 100 objects)
+BULK_MARK = "bulk_mark"  # one object's outcome in a bulk job, written with its change (never applied twice)
+BULK_BUDGET = "bulk_budget"  # the tenant's objects changed by bulk requests in one window
 
 # --- sort keys and prefixes of the tenant's partition -----------------------------------------------------------
 META_SK = "META"
@@ -129,6 +132,25 @@ def reverse_range(kind: str, after: str | None) -> tuple[str, str]:
 
 def rate_limit_key(tenant: str, key_id: str, kind: str, object_id: str) -> Key:
     return _key(f"T#{tenant}#RL#{key_id}#{kind}#{object_id}", "BUDGET")
+
+
+def bulk_job_pk(tenant: str, job_id: str) -> str:
+    return f"T#{tenant}#JOB#{job_id}"
+
+
+def bulk_job_key(tenant: str, job_id: str) -> Key:
+    return _key(bulk_job_pk(tenant, job_id), "JOB")
+
+
+BULK_MARK_PREFIX = "O#"
+
+
+def bulk_mark_key(tenant: str, job_id: str, object_id: str) -> Key:
+    return _key(bulk_job_pk(tenant, job_id), BULK_MARK_PREFIX + object_id)
+
+
+def bulk_budget_key(tenant: str, window_start: int) -> Key:
+    return _key(f"T#{tenant}#BULK", f"W#{window_start}")
 
 
 def idempotency_pk(tenant: str) -> str:
@@ -249,4 +271,18 @@ def history_item(tenant: str, kind: str, object_id: str, version: int, n: int, e
 def deletion_item(tenant: str, kind: str, record_id: str, actor: str, at: str, expires_at: int) -> dict[str, Any]:
     return {**deletion_key(tenant, kind, record_id),
             **to_item({ITEM_TYPE: DELETION, "tenant": tenant, "deleted_by": actor, "deleted_at": at,
+                       EXPIRES_AT: expires_at})}
+
+
+def bulk_job_item(tenant: str, job: dict[str, Any], expires_at: int) -> dict[str, Any]:
+    """A bulk job's status item: the request it runs and its progress counters (moved by `count` updates)."""
+    return {**bulk_job_key(tenant, job["id"]),
+            **to_item({**job, ITEM_TYPE: BULK_JOB, "tenant": tenant, EXPIRES_AT: expires_at})}
+
+
+def bulk_mark_item(tenant: str, job_id: str, object_id: str, outcome: dict[str, Any],
+                   expires_at: int) -> dict[str, Any]:
+    """One object's outcome in a job ({"status", "errors"?}); its existence means the object is done."""
+    return {**bulk_mark_key(tenant, job_id, object_id),
+            **to_item({**outcome, ITEM_TYPE: BULK_MARK, "tenant": tenant, "object_id": object_id,
                        EXPIRES_AT: expires_at})}

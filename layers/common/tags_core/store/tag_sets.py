@@ -47,6 +47,10 @@ class BudgetChanged(Exception):
     """The key's recent writes to this object changed since they were read (another write of the same key)."""
 
 
+class AlreadyRecorded(Exception):
+    """A bulk job's object already has its outcome (a redelivered message, or its duplicate running alongside)."""
+
+
 class AttachRefused(Exception):
     """A tag could not be attached: it no longer exists, does not apply to the kind, or was merged away."""
 
@@ -171,14 +175,16 @@ class TagSetStore(TagStore):
     def write_tag_set(self, tenant: str, kind: str, object_id: str, *, old_version: int, tags: dict[str, str],
                       added: list[str], removed: list[str], created: list[dict[str, Any]], stamp: Stamp,
                       rate_limit: dict[str, Any] | None, kept: list[str] | None = None,
-                      guard: GroupGuard | None = None) -> int:
+                      guard: GroupGuard | None = None, receipt: dict[str, Any] | None = None) -> int:
         """Commit a new tag set for an object, with every usage count it moves, in one transaction.
 
         `added` ids are existing tags whose usage for `kind` goes up; the write fails unless each still exists,
         applies to `kind` and was not merged away; so must each `kept` id (asked for again, already in the set).
         `created` tags are new (usage already counted), `removed` live tags go down. The set's version must still
         be `old_version` (0: the set did not exist), so what the caller counted per group from its read still
-        holds; `guard` checks the groups' side (membership, max_per_object). Returns the new version.
+        holds; `guard` checks the groups' side (membership, max_per_object). `receipt`: a bulk job's conditional Put
+        of the object's outcome (store.bulk_jobs), so the change and its record commit together or not at all.
+        Returns the new version.
         """
         version = old_version + 1
         guard = guard or GroupGuard()
@@ -200,6 +206,8 @@ class TagSetStore(TagStore):
         for tag_id in removed:
             transaction.add(f"detach:{tag_id}", _usage(tenant, tag_id, kind, -1))
         add_new_tags(transaction, tenant, created)
+        if receipt:
+            transaction.add("receipt", {"Put": receipt})
         try:
             self._transact(transaction)
         except TransactionFailed as exc:
@@ -277,6 +285,8 @@ class TagSetStore(TagStore):
 
 def _decoded(exc: TransactionFailed) -> Exception | None:
     """What a cancelled tag-set write means, decoded by the names of its failed actions."""
+    if exc.failed("receipt"):
+        return AlreadyRecorded()
     if exc.failed("set"):
         return TagSetChanged()
     if exc.failed("rate_limit"):
