@@ -287,7 +287,7 @@ MIX: list[tuple[float, Action]] = [
     (0.20, Client.replace_set), (0.33, Client.append), (0.42, Client.remove), (0.50, Client.read_set),
     (0.53, Client.history), (0.56, Client.find), (0.61, Client.read_tag), (0.67, Client.list_tags),
     (0.72, Client.reverse), (0.77, Client.touch_tag), (0.87, lambda c, k, o, one, _s: c.tag_life_cycle(k, o, one)),
-    (0.995, lambda c, *_: c.group_life_cycle()), (1.0, Client.bulk),
+    (0.998, lambda c, *_: c.group_life_cycle()), (1.0, Client.bulk),
 ]
 
 
