@@ -20,6 +20,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from tags_tools import template as tpl
 from tags_tools.local import moto_fixes
 from tags_tools.local.dynamodb import EmbeddedDynamoDB
+from tags_tools.local.queue_poller import QueuePoller, next_wait
 from tags_tools.local.stream_poller import StreamPoller
 
 REGION = "us-east-1"
@@ -422,3 +423,19 @@ def test_a_moto_it_was_not_checked_against_is_refused(monkeypatch: pytest.Monkey
     monkeypatch.setattr(moto_fixes, "version", lambda _name: "99.0.0")
     with pytest.raises(moto_fixes.UnsupportedMoto, match=r"moto 99\.0\.0 is not one of 5\.2\.5"):
         moto_fixes.apply()
+
+
+def test_an_idle_command_queue_is_not_polled_in_a_loop(server: EmbeddedDynamoDB) -> None:
+    """Every receive is a request to the embedded server: an empty queue is asked ever less often (up to every
+    2 s), never in a tight loop (that took a whole core and slowed every request)."""
+    poller = QueuePoller(lambda event, _: {"batchItemFailures": []}, endpoint_url=server.url, region=REGION)
+    receives: list[float] = []
+    poller.sqs.meta.events.register("before-call.sqs.ReceiveMessage", lambda **_: receives.append(time.monotonic()))
+    poller.start()
+    try:
+        time.sleep(1.5)
+    finally:
+        poller.stop()
+    assert 1 <= len(receives) <= 6  # 0.2, 0.3, 0.45, 0.68 s apart...
+    assert [next_wait(0, w) for w in (0.2, 1.5, 2.0)] == [pytest.approx(0.3), 2.0, 2.0]
+    assert next_wait(3, 2.0) == 0.2  # messages: back to the shortest pause

@@ -21,6 +21,12 @@ MAX_IDLE_WAIT = 2.0  # ... and at most this long once the queue has been empty f
 VISIBILITY_TIMEOUT = 5  # seconds before a failed message is received again (the template's queue: 180)
 
 
+def next_wait(handled: int, wait: float) -> float:
+    """The pause before the next receive: short while messages arrive, growing to MAX_IDLE_WAIT while the queue
+    stays empty (an idle server costs next to nothing; every receive is a request to the embedded server)."""
+    return MIN_IDLE_WAIT if handled else min(MAX_IDLE_WAIT, max(wait, MIN_IDLE_WAIT) * 1.5)
+
+
 def _record(message: Any, queue_arn: str, region: str) -> dict[str, Any]:
     return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
             "attributes": dict(message.get("Attributes") or {}), "messageAttributes": {},
@@ -75,13 +81,15 @@ class QueuePoller:
 
     def start(self) -> None:
         def run() -> None:
-            while not self._stop.is_set():
+            wait = MIN_IDLE_WAIT
+            while not self._stop.wait(wait):
                 try:
-                    self.poll()
+                    handled = self.poll()
                 except Exception as exc:
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     logger.error("command queue poll failed: %s", self.last_error)
-                    self._stop.wait(1.0)
+                    handled = 0
+                wait = next_wait(handled, wait)
 
         self._thread = threading.Thread(target=run, name="tags-local-queue", daemon=True)
         self._thread.start()
