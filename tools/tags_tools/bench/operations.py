@@ -76,6 +76,9 @@ def _reads(s: State) -> list[Op]:
         Op("find_objects", "FindObjectsFunction", "read", "GET /{kind}?all=&none=",
            lambda i: s.event("GET", "/{kind}", {"kind": "conversations"},
                              query={"all": t[0]["id"], "none": t[1]["name"]})),
+        Op("list_object_history", "ListObjectHistoryFunction", "read", "GET /{kind}/{object_id}/tags/history",
+           lambda i: s.event("GET", "/{kind}/{object_id}/tags/history",
+                             {"kind": "conversations", "object_id": "base-object"})),
         Op("authorizer", "AuthorizerFunction", "read", "TOKEN authorizer",
            lambda i: token_authorizer_event(f"Bearer {s.key}", "GET", "/tags")),
     ]
@@ -135,7 +138,8 @@ def _group_and_object_writes(s: State, run: str, pools: _Pools) -> list[Op]:
 
 
 def _other_writes(s: State, run: str) -> list[Op]:
-    """The asynchronous consumers' inputs (stream record, queue message), then the batch create."""
+    """The asynchronous consumers' inputs (stream record, queue message), archiving, an inline bulk change, then the
+    batch create."""
     t = s.tags
     return [
         Op("stream_processor", "StreamProcessorFunction", "write", "table stream record",
@@ -143,6 +147,12 @@ def _other_writes(s: State, run: str) -> list[Op]:
         Op("command_consumer", "CommandConsumerFunction", "write", "command queue message (add 1 tag)",
            lambda i: s.sqs_event({"tenant": s.tenant, "kind": "conversations", "object_id": f"{run}-cmd-{i:04d}",
                                   "add": [t[0]["id"]]})),
+        Op("archive_tag", "ArchiveTagFunction", "write", "POST /tags/{tag_id}/archive",
+           lambda i: s.event("POST", "/tags/{tag_id}/archive", {"tag_id": s.pools["archive_tag"][i]["id"]}),
+           _Pools(s, run).tags("archive_tag")),
+        Op("bulk_change_object_tags", "BulkChangeObjectTagsFunction", "write", "POST /{kind}/tags/bulk (2 objects)",
+           lambda i: s.event("POST", "/{kind}/tags/bulk", {"kind": "conversations"},
+                             body={"objects": [f"{run}-bulk-{i:04d}-{k}" for k in "ab"], "add": [t[0]["id"]]})),
         Op("batch_create_tags", "BatchCreateTagsFunction", "write", "POST /tags/batch (5 names)",
            lambda i: s.event("POST", "/tags/batch", body={"tags": [f"{run} batch {i:04d}-{k}" for k in range(5)]})),
     ]
