@@ -20,8 +20,8 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from tags_tools import template as tpl
 from tags_tools.local import moto_fixes
 from tags_tools.local.dynamodb import EmbeddedDynamoDB
-from tags_tools.local.queue_poller import QueuePoller, next_wait
-from tags_tools.local.stream_poller import StreamPoller
+from tags_tools.local.queue_poller import QueuePoller
+from tags_tools.local.stream_poller import StreamPoller, next_wait
 
 REGION = "us-east-1"
 
@@ -437,5 +437,5 @@ def test_an_idle_command_queue_is_not_polled_in_a_loop(server: EmbeddedDynamoDB)
     finally:
         poller.stop()
     assert 1 <= len(receives) <= 6  # 0.2, 0.3, 0.45, 0.68 s apart...
-    assert [next_wait(0, w) for w in (0.2, 1.5, 2.0)] == [pytest.approx(0.3), 2.0, 2.0]
-    assert next_wait(3, 2.0) == 0.2  # messages: back to the shortest pause
+    assert [next_wait(False, w) for w in (0.2, 1.5, 2.0)] == [pytest.approx(0.3), 2.0, 2.0]
+    assert next_wait(True, 2.0) == 0.2  # messages: back to the shortest pause

@@ -11,20 +11,12 @@ import logging
 import threading
 from typing import Any
 
-from tags_tools.local.stream_poller import Handler
+from tags_tools.local.stream_poller import MIN_IDLE_WAIT, Handler, next_wait
 
 logger = logging.getLogger("tags.local.queue")
 
 QUEUE_NAME = "tags-local-commands"
-MIN_IDLE_WAIT = 0.2  # seconds between receives while messages arrive
-MAX_IDLE_WAIT = 2.0  # ... and at most this long once the queue has been empty for a while
 VISIBILITY_TIMEOUT = 5  # seconds before a failed message is received again (the template's queue: 180)
-
-
-def next_wait(handled: int, wait: float) -> float:
-    """The pause before the next receive: short while messages arrive, growing to MAX_IDLE_WAIT while the queue
-    stays empty (an idle server costs next to nothing; every receive is a request to the embedded server)."""
-    return MIN_IDLE_WAIT if handled else min(MAX_IDLE_WAIT, max(wait, MIN_IDLE_WAIT) * 1.5)
 
 
 def _record(message: Any, queue_arn: str, region: str) -> dict[str, Any]:
@@ -89,7 +81,7 @@ class QueuePoller:
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     logger.error("command queue poll failed: %s", self.last_error)
                     handled = 0
-                wait = next_wait(handled, wait)
+                wait = next_wait(handled > 0, wait)
 
         self._thread = threading.Thread(target=run, name="tags-local-queue", daemon=True)
         self._thread.start()

@@ -28,6 +28,12 @@ MIN_IDLE_WAIT = 0.2  # seconds between polls while records arrive
 MAX_IDLE_WAIT = 2.0  # ... and at most this long once the stream has been idle for a while
 
 
+def next_wait(busy: bool, wait: float, shortest: float = MIN_IDLE_WAIT) -> float:
+    """The pause before the next poll: `shortest` while there is work, growing to MAX_IDLE_WAIT while there is none
+    (an idle server costs next to nothing; every poll is a request to the DynamoDB or SQS endpoint)."""
+    return shortest if busy else min(MAX_IDLE_WAIT, max(wait, shortest) * 1.5)
+
+
 class StreamPoller:
     def __init__(self, table_name: str, handler: Handler, *, endpoint_url: str | None = None,
                  region: str = "us-east-1", batch_size: int = 100) -> None:
@@ -160,7 +166,7 @@ class StreamPoller:
                     logger.exception("stream poll failed")
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     busy = False
-                wait = interval if busy else min(MAX_IDLE_WAIT, wait * 1.5)
+                wait = next_wait(bool(busy), wait, interval)
 
         self._thread = threading.Thread(target=run, name="stream-poller", daemon=True)
         self._thread.start()
