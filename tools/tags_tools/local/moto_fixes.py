@@ -290,13 +290,17 @@ def _sweep_table(table: Any, now: float) -> int:
 
 # --- 4. answers ---------------------------------------------------------------------------------------------------
 
+def _json_answer(body: str) -> tuple[int, dict[str, str], str]:
+    return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+
 def _wrap_execute_result(original: Any) -> Any:
     def execute_result(self: Any, context: Any) -> Any:
         try:
             body = json.dumps(self.result)
         except TypeError:  # datetimes (table descriptions): moto's own serializer
             return original(self, context)
-        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return _json_answer(body)
 
     return execute_result
 
@@ -310,17 +314,18 @@ def _wire(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a DynamoDB wire value")
 
 
-def _stream_records_answer(handler: Any) -> Any:
-    """DynamoDBStreamsHandler.get_records: moto's backend call, answered as JSON dumped directly."""
-    from moto.core.responses import ActionResult  # noqa: PLC0415
-
-    class _JsonAnswer(ActionResult):
+def _stream_records_answer(result_class: type) -> Any:
+    """DynamoDBStreamsHandler.get_records: moto's backend call, its records dumped as JSON directly."""
+    class _StreamRecords(result_class):
         def execute_result(self, context: Any) -> Any:
-            return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(self.result, default=_wire)
+            return _json_answer(json.dumps(self.result, default=_wire))
 
-    limit = handler._get_param("Limit")
-    return _JsonAnswer(handler.backend.get_records(handler._get_param("ShardIterator"),
-                                                   1000 if limit is None else limit))
+    def get_records(handler: Any) -> Any:
+        limit = handler._get_param("Limit")
+        return _StreamRecords(handler.backend.get_records(handler._get_param("ShardIterator"),
+                                                          1000 if limit is None else limit))
+
+    return get_records
 
 
 # --- 5. instance tracking ---------------------------------------------------------------------------------------
@@ -365,12 +370,11 @@ def _wrap_query(original: Any) -> Any:
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = signature.bind(self, *args, **kwargs).arguments
         hash_key, index_name = call.get("hash_key"), call.get("index_name")
-        indexed = _index_candidates(self, index_name, hash_key, call.get("hash_key_conditions"))
         if index_name is None and hash_key is not None:
             candidates = _items_of(self, self.items.get(hash_key))
             _counters["partition_queries"] += 1
-        elif indexed is not None:  # moto sorts the index's matches itself: the table's own order is not needed
-            candidates = indexed
+        elif (indexed := _index_candidates(self, index_name, hash_key, call.get("hash_key_conditions"))) is not None:
+            candidates = indexed  # moto sorts the index's matches itself: the table's own order is not needed
             _counters["index_queries"] += 1
         else:
             candidates = [item for partition in list(self.items.values()) for item in _items_of(self, partition)]
@@ -384,13 +388,16 @@ def _wrap_query(original: Any) -> Any:
     return query
 
 
-def _hash_attribute(table: Any, index_name: str) -> str | None:
-    """The one hash key attribute of a global secondary index (None: not a GSI, or a multi-attribute key)."""
-    for index in table.global_indexes:
-        if index.name == index_name:
+def _hash_attributes(table: Any) -> dict[str, str]:
+    """Each global secondary index with a single hash key attribute → that attribute (read once per table)."""
+    attributes: dict[str, str] | None = getattr(table, "tags_index_attributes", None)
+    if attributes is None:
+        attributes = table.tags_index_attributes = {}
+        for index in table.global_indexes:
             hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
-            return hashes[0] if len(hashes) == 1 else None
-    return None
+            if len(hashes) == 1:
+                attributes[index.name] = hashes[0]
+    return attributes
 
 
 def _index_map(table: Any) -> dict[str, dict[Any, set[tuple[Any, Any]]]]:
@@ -410,18 +417,17 @@ def index_item(table: Any, item: Any) -> None:
     if indexes is None:
         return  # built from the whole table on its first index query
     key = (item.hash_key, item.range_key)
-    for index in table.global_indexes:
-        attribute = _hash_attribute(table, index.name)
-        value = item.attrs.get(attribute) if attribute else None
+    for index_name, attribute in _hash_attributes(table).items():
+        value = item.attrs.get(attribute)
         if value is not None:
-            indexes.setdefault(index.name, {}).setdefault(value, set()).add(key)
+            indexes.setdefault(index_name, {}).setdefault(value, set()).add(key)
 
 
 def _index_candidates(table: Any, index_name: str | None, hash_key: Any, conditions: Any) -> list[Any] | None:
     """The items that carry `hash_key` as the index's hash value now (None: not a single-attribute GSI query)."""
     if not index_name or hash_key is None or (conditions and len(conditions) != 1):
         return None
-    attribute = _hash_attribute(table, index_name)
+    attribute = _hash_attributes(table).get(index_name)
     if attribute is None:
         return None
     keys = _index_map(table).setdefault(index_name, {}).get(hash_key, set())
@@ -516,6 +522,7 @@ def _require(owner: Any, name: str) -> Any:
 
 
 def _install() -> None:
+    from moto.core.responses import ActionResult  # noqa: PLC0415
     from moto.dynamodb import models  # noqa: PLC0415
     from moto.dynamodb.models.table import StreamShard, Table  # noqa: PLC0415
     from moto.dynamodb.responses import DynamoHandler, DynamoResult  # noqa: PLC0415
@@ -545,7 +552,7 @@ def _install() -> None:
         (ShardIterator, "__init__", _wrap_iterator_init(ShardIterator.__init__)),
         (DynamoDBStreamsBackend, "get_records", _wrap_get_records(DynamoDBStreamsBackend.get_records)),
         (DynamoResult, "execute_result", _wrap_execute_result(DynamoResult.execute_result)),
-        (DynamoDBStreamsHandler, "get_records", _stream_records_answer),
+        (DynamoDBStreamsHandler, "get_records", _stream_records_answer(ActionResult)),
         (DynamoHandler, "transact_write_items", _wrap_transact_handler(DynamoHandler.transact_write_items)))
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)
