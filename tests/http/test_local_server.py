@@ -4,6 +4,7 @@ its OpenAPI page, and API keys never reaching its log."""
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import json
 import re
 import socket
@@ -78,6 +79,33 @@ def test_http_body_over_64_kib_is_413(local_api: Any, http_tenant: Any) -> None:
     assert status == 413
     assert_envelope(413, body, headers, "payload_too_large")
 
+
+
+def test_http_a_client_keeps_its_connection_across_requests_as_with_api_gateway(local_api: Any,
+                                                                                http_tenant: Any) -> None:
+    """One connection: a create, a chunked create, a delete and a read, each answered as sent."""
+    host, port = local_api.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.connect()
+    opened = connection.sock
+    auth = {"Authorization": f"Bearer {http_tenant.write_key}", "Content-Type": "application/json"}
+
+    def send(method: str, path: str, body: Any = None, chunked: bool = False) -> tuple[int, Any]:
+        payload = None if body is None else json.dumps(body).encode()
+        connection.request(method, path, body=iter([payload]) if chunked else payload, headers=auth,
+                           encode_chunked=chunked)
+        response = connection.getresponse()
+        raw = response.read()
+        return response.status, json.loads(raw) if raw else None
+
+    status, first = send("POST", "/tags", {"name": "kept alive"})
+    assert status == 201, first
+    status, second = send("POST", "/tags", {"name": "sent in chunks"}, chunked=True)
+    assert (status, second["data"]["name"]) == (201, "sent in chunks")
+    assert send("DELETE", f"/tags/{first['data']['id']}")[0] == 200
+    status, read = send("GET", f"/tags/{second['data']['id']}")
+    assert (status, read["data"]["id"]) == (200, second["data"]["id"])
+    assert connection.sock is opened  # http.client would have reconnected had the server closed it
 
 @pytest.mark.parametrize(("method", "path"), [("POST", "/tags"), ("POST", "/tags/batch"), ("POST", "/tag-groups"),
                                               ("PUT", "/conversations/c1/tags")])

@@ -4,6 +4,8 @@ the table or its stream (asserted by what it copies, not by time)."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import time
 import uuid
@@ -439,3 +441,19 @@ def test_an_idle_command_queue_is_not_polled_in_a_loop(server: EmbeddedDynamoDB)
     assert 1 <= len(receives) <= 6  # 0.2, 0.3, 0.45, 0.68 s apart...
     assert [next_wait(False, w) for w in (0.2, 1.5, 2.0)] == [pytest.approx(0.3), 2.0, 2.0]
     assert next_wait(True, 2.0) == 0.2  # messages: back to the shortest pause
+
+
+def test_many_calls_share_one_connection_as_the_sdk_s_do_with_dynamodb(server: EmbeddedDynamoDB) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.connect()
+    first_socket = connection.sock
+    for _ in range(3):
+        connection.request("POST", "/", body="{}", headers={
+            "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=k/20260101/us-east-1/dynamodb/aws4_request, "
+                             "SignedHeaders=host, Signature=0"})
+        response = connection.getresponse()
+        assert response.status == 200
+        assert "TableNames" in json.loads(response.read())
+    assert connection.sock is first_socket

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tags_tools.local import moto_fixes
+from tags_tools.local.http11 import KeepAliveServer
 from tags_tools.local.process import keep_startup_out_of_gc, serve_until, stop_on_signals
 
 __all__ = ["EmbeddedDynamoDB", "main"]
@@ -33,23 +34,13 @@ DEFAULT_SWEEP_INTERVAL = 5.0
 class EmbeddedDynamoDB:
     """moto's DynamoDB as a local HTTP endpoint (what moto's ThreadedMotoServer runs), applying one request at a
     time: moto handles concurrent requests without isolation (two transactions could both pass their conditions),
-    DynamoDB applies each request atomically. Connections are kept alive (HTTP/1.1), as the SDK's to DynamoDB are."""
+    DynamoDB applies each request atomically. Connections are kept alive (HTTP/1.1, http11.py), as the SDK's to
+    DynamoDB are."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, delivered_retention: float = 10.0,
                  sweep_interval: float = DEFAULT_SWEEP_INTERVAL) -> None:
         moto_fixes.apply(delivered_retention=delivered_retention)
-        from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server  # noqa: PLC0415
-
-        class KeepAliveHandler(MotoRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_request(self, *args: Any, **kwargs: Any) -> None:
-                return None  # the API's own log says what was asked
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: PLC0415
 
         dispatcher = DomainDispatcherApplication(create_backend_app)
         self._lock = threading.Lock()
@@ -58,7 +49,7 @@ class EmbeddedDynamoDB:
             with self._lock:
                 return list(dispatcher(environ, start_response))  # the whole answer, inside the lock
 
-        self._server = make_server(host, port, serialized, threaded=True, request_handler=KeepAliveHandler)
+        self._server = KeepAliveServer(host, port, serialized)
         self._thread = threading.Thread(target=self._server.serve_forever, name="dynamodb-local", daemon=True)
         self._sweep_interval = sweep_interval
         self._stop = threading.Event()
@@ -99,8 +90,7 @@ class EmbeddedDynamoDB:
 
     def stop(self) -> None:
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
         self._thread.join(timeout=10)
         if self._sweeper.is_alive():
             self._sweeper.join(timeout=10)

@@ -30,6 +30,7 @@ from tags_tools.apigw_events import REGION
 from tags_tools.local import moto_fixes
 from tags_tools.local.dynamodb import EmbeddedDynamoDB
 from tags_tools.local.gateway import JSON_TYPE, MAX_GATEWAY_BODY, Gateway, GatewayRequest
+from tags_tools.local.http11 import KeepAliveServer
 from tags_tools.local.invokers import InProcessInvoker, Invoker, ProcessPoolInvoker
 
 __all__ = ["DEFAULT_TABLE", "DEFAULT_WORKERS", "LocalApi", "LocalServer", "configure_environment", "ensure_table",
@@ -235,8 +236,7 @@ class LocalApi:
         self._stopped = True
         for poller in self._pollers:
             poller.stop()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
         self._thread.join(timeout=10)
         self.gateway.invoker.close()
         if self._moto is not None:
@@ -256,8 +256,6 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
     """Start DynamoDB (moto, unless `dynamodb_endpoint`), the table, the demo tenant and key, the table-stream
     consumers (`streams`; their events to the log and `events_file`) and the server, in background threads. Sets
     this process's environment (TABLE_NAME, DYNAMODB_ENDPOINT_URL, ...)."""
-    from werkzeug.serving import make_server  # noqa: PLC0415
-
     _quiet_libraries()
     template = tpl.load_template(template_path)
     moto = None
@@ -279,7 +277,7 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
                             if workers > 0 else InProcessInvoker())
         gateway = Gateway(template, invoker=invoker, authorizer_ttl=authorizer_ttl)
         app = LocalServer(gateway)
-        server = make_server(host, port, app, threaded=True)
+        server = KeepAliveServer(host, port, app)
         bound_port = server.server_address[1]
         url = f"http://{host}:{bound_port}"
         app.base_url = url
