@@ -308,6 +308,34 @@ def test_delivered_records_are_trimmed_and_reading_a_trimmed_position_is_an_erro
     assert changes(streams.get_records(ShardIterator=oldest)["Records"]) == [("INSERT", "d")]
 
 
+
+def test_a_record_stays_until_every_active_reader_has_had_it(clients: tuple[Any, Any], table: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two consumers of one stream: the fast one's reads trim only what the slow one has read too; a reader that
+    stopped reading (READER_IDLE) no longer holds records back."""
+    dynamodb, _ = clients
+    fast, slow = Stream(clients, table), Stream(clients, table)
+    dynamodb.put_item(TableName=table, Item=item("a"))
+    assert changes(fast.read()) == changes(slow.read()) == [("INSERT", "a")]  # both are readers now
+    for pk in ("b", "c"):
+        dynamodb.put_item(TableName=table, Item=item(pk))
+    moto_fixes.apply(delivered_retention=0)
+    try:
+        assert changes(fast.read()) == [("INSERT", "b"), ("INSERT", "c")]
+        dynamodb.put_item(TableName=table, Item=item("d"))
+        assert changes(fast.read()) == [("INSERT", "d")]  # trims "a" (both had it), not "b" and "c"
+        assert changes(slow.read()) == [("INSERT", "b"), ("INSERT", "c"), ("INSERT", "d")]
+
+        dynamodb.put_item(TableName=table, Item=item("e"))
+        monkeypatch.setattr(moto_fixes, "READER_IDLE", -1.0)  # the slow reader stopped reading long ago
+        assert changes(fast.read()) == [("INSERT", "e")]
+        fast.read()  # trims "e", which the slow reader never had
+        with pytest.raises(ClientError) as trimmed:
+            slow.read()
+        assert trimmed.value.response["Error"]["Code"] == "TrimmedDataAccessException"
+    finally:
+        moto_fixes.apply(delivered_retention=10)
+
 def test_a_stream_read_is_dumped_as_json_not_walked_through_moto_s_serializer(
         clients: tuple[Any, Any], table: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """moto's serializer took ~2 ms a record and held the server meanwhile (200 ms for a read of 100)."""
@@ -419,6 +447,33 @@ def test_every_attribute_type_reads_back_as_written_and_streamed(clients: tuple[
         assert {**got, "ss": {"SS": sorted(got["ss"]["SS"])}, "ns": {"NS": sorted(got["ns"]["NS"])},
                 "bs": {"BS": sorted(got["bs"]["BS"])}} == normalised
 
+
+
+def test_items_share_their_attribute_names_and_short_values_instead_of_holding_copies(
+        clients: tuple[Any, Any], table: str) -> None:
+    """Each request's JSON makes new strings; stored items keep one copy of a name or short value between them
+    (written, then updated: both paths), and what reads back is what was written."""
+    dynamodb, _ = clients
+    long_text = "x" * (moto_fixes.SHARED_UP_TO + 1)
+    tag_map = {"tags": {"M": {"tag-1": {"S": "red"}}}}
+    for pk in ("one", "two"):
+        dynamodb.put_item(TableName=table, Item={**item(pk, tenant="t-1", note=long_text), **tag_map})
+        dynamodb.update_item(TableName=table, Key=key(pk), UpdateExpression="SET kind = :k",
+                             ExpressionAttributeValues={":k": {"S": "conversation"}})
+    stored = dynamodb_backends["123456789012"][REGION].tables[table].items
+    one, two = (stored[DynamoType({"S": pk})][DynamoType({"S": "A"})] for pk in ("one", "two"))
+
+    def name(it: Any, wanted: str) -> str:
+        return next(n for n in it.attrs if n == wanted)
+
+    for attribute in ("tenant", "kind", "tags"):
+        assert name(one, attribute) is name(two, attribute)
+    assert one.attrs["tenant"].value is two.attrs["tenant"].value
+    assert one.attrs["kind"].value is two.attrs["kind"].value
+    assert one.attrs["tags"].value["tag-1"].value is two.attrs["tags"].value["tag-1"].value
+    assert one.attrs["note"].value is not two.attrs["note"].value  # long values stay each item's own
+    assert dynamodb.get_item(TableName=table, Key=key("two"))["Item"] == {
+        **item("two", tenant="t-1", note=long_text), **tag_map, "kind": {"S": "conversation"}}
 
 def test_a_moto_it_was_not_checked_against_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moto_fixes, "_applied", {})

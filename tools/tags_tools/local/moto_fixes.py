@@ -10,10 +10,13 @@ writes through `make run`):
    What it does otherwise stays moto's own code: conditions, ReturnValuesOnConditionCheckFailure, the cancellation
    reasons in the order of the actions.
 2. The stream. moto keeps every stream record forever, and its shard iterators too (two new ones per GetRecords).
-   Here a record is trimmed once a GetRecords has returned it and it is older than `delivered_retention` seconds,
-   and any record after DynamoDB's own 24 hours. A read of a position that was trimmed raises
-   TrimmedDataAccessException and an iterator older than 15 minutes ExpiredIteratorException, as on DynamoDB:
-   never a silent gap. Sequence numbers stay what they were (the shard's starting number moves with the trim).
+   Here a record is trimmed once every reader of the shard has had it and it is older than `delivered_retention`
+   seconds, and any record after DynamoDB's own 24 hours. A reader is a chain of iterators, each the
+   NextShardIterator of the one before; one not heard from for `READER_IDLE` seconds no longer holds records back
+   (a slow reader keeps what it has not read; one that left does not pin the stream). A read of a position that
+   was trimmed raises TrimmedDataAccessException and an iterator older than 15 minutes ExpiredIteratorException,
+   as on DynamoDB: never a silent gap. Sequence numbers stay what they were (the shard's starting number moves
+   with the trim).
 3. Time to live. DynamoDB deletes items whose TTL attribute is in the past (with a REMOVE stream record); moto never
    does, so rate-limit windows and idempotency records pile up and every index Query (which moto answers by reading
    the whole table) slows down. `sweep_expired` deletes them; the local server calls it every few seconds.
@@ -43,6 +46,11 @@ writes through `make run`):
    request to recognise the service it is for, and reads the handler class's methods with `inspect.getmembers`
    on every call: together ~8 % of the server's time under load. Both answers never change while the process
    runs, so they are read once.
+9. Items in memory. moto holds each item as a dict of `DynamoType` objects whose attribute names and string values
+   are new strings per item: ~5.2 KB for a history entry of 13 attributes (measured over 20,000), so the table's
+   memory grew with every write. Here each stored item's attribute names, and its string values up to 64
+   characters (tenant, kind, ids, names, actions), are shared with every other item that has them (`sys.intern`:
+   a string no item uses any more is freed), so an item holds little more than what is its own.
 
 `apply()` installs all of it, once per process, and refuses (UnsupportedMoto) a moto version it was not checked
 against or whose internals are not the shape it expects: a new moto fails loudly here instead of being silently
@@ -56,7 +64,9 @@ import copy
 import functools
 import hashlib
 import inspect
+import itertools
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -73,7 +83,9 @@ ITERATOR_SWEEP_EVERY = 256  # iterators handed out between two sweeps of the exp
 
 _lock = threading.Lock()
 _applied: dict[str, float] = {}
+READER_IDLE = 60.0  # seconds without a GetRecords after which a stream reader no longer holds records back
 TOKEN_LIFETIME = 10 * 60.0  # DynamoDB remembers a transaction's ClientRequestToken for 10 minutes
+_readers = itertools.count(1)  # stream readers (chains of shard iterators), numbered as they start
 _UNTRACKED = ("Item", "StreamRecord", "ShardIterator")  # moto models created per request (fix 5)
 _counters = {"transactions": 0, "items_saved": 0, "rollbacks": 0, "records_trimmed": 0, "iterators_expired": 0,
              "items_expired": 0, "partition_queries": 0, "index_queries": 0, "query_items_read": 0,
@@ -189,10 +201,10 @@ def _record_age(record: Any, now: float) -> float:
 
 
 def trim(shard: Any, now: float | None = None) -> int:
-    """Drop the records at the head of the shard that were delivered and are older than the retention, or older
-    than DynamoDB's 24 hours. Returns how many."""
+    """Drop the records at the head of the shard that every reader has had and that are older than the retention,
+    or older than DynamoDB's 24 hours. Returns how many."""
     now = time.time() if now is None else now
-    delivered_upto = getattr(shard, "tags_delivered_upto", 0)
+    delivered_upto = _read_by_all(shard)
     retention = _applied.get("delivered_retention", 10.0)
     count = 0
     for record in shard.items:
@@ -207,6 +219,17 @@ def trim(shard: Any, now: float | None = None) -> int:
         shard.starting_sequence_number += count
         _counters["records_trimmed"] += count
     return count
+
+
+def _read_by_all(shard: Any) -> int:
+    """The first sequence number some active reader has not had yet (with none active: the furthest any read)."""
+    readers: dict[int, tuple[int, float]] = getattr(shard, "tags_readers", {})
+    oldest = time.monotonic() - READER_IDLE
+    for gone in [reader for reader, (_, seen) in readers.items() if seen < oldest]:
+        del readers[gone]
+    if readers:
+        return min(position for position, _ in readers.values())
+    return int(getattr(shard, "tags_delivered_upto", 0))
 
 
 def _error(code: str, message: str) -> Exception:
@@ -255,7 +278,15 @@ def _wrap_get_records(original: Any) -> Any:
             self.shard_iterators.pop(iterator_arn, None)
             raise _error("ExpiredIteratorException", "Iterator expired. The iterator was created over 15 "
                          "minutes ago, or is not one this stream handed out.")
-        return original(self, iterator_arn, limit)
+        result: dict[str, Any] = original(self, iterator_arn, limit)
+        following = self.shard_iterators.get(result.get("NextShardIterator"))
+        reader = getattr(iterator, "tags_reader", None) or next(_readers)
+        shard = iterator.stream_shard
+        if following is not None:
+            following.tags_reader = reader  # the chain goes on: the same reader
+            readers = shard.__dict__.setdefault("tags_readers", {})
+            readers[reader] = (int(following.sequence_number), time.monotonic())
+        return result
 
     return get_records
 
@@ -451,7 +482,7 @@ def _index_candidates(table: Any, index_name: str | None, hash_key: Any, conditi
 
 def _wrap_put_item(original: Any) -> Any:
     def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
-        item = original(self, *args, **kwargs)
+        item = share_strings(original(self, *args, **kwargs))
         index_item(self, item)
         return item
 
@@ -462,7 +493,7 @@ def _wrap_update_item(original: Any) -> Any:
     def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
         item = original(self, table_name, *args, **kwargs)
         if item is not None:
-            index_item(self.get_table(table_name), item)
+            index_item(self.get_table(table_name), share_strings(item))
         return item
 
     return update_item
@@ -486,6 +517,39 @@ def _wrap_delete_item(original: Any) -> Any:
                 self.items.pop(hash_key, None)
 
     return delete_item
+
+
+# --- 9. items in memory ------------------------------------------------------------------------------------------
+
+SHARED_UP_TO = 64  # string values up to this many characters are shared between items
+
+
+def share_strings(item: Any) -> Any:
+    """`item` (just stored), its attribute names and short string values replaced by the shared copies."""
+    attrs = item.attrs
+    shared = {sys.intern(name): _shared(value) for name, value in attrs.items()}
+    attrs.clear()
+    dict.update(attrs, shared)  # not moto's __setitem__, which re-measures the whole item per attribute
+    for key in (item.hash_key, item.range_key):
+        if key is not None:
+            _shared(key)
+    return item
+
+
+def _shared(value: Any) -> Any:
+    kind, raw = value.type, value.value
+    value.type = sys.intern(kind)
+    if kind in ("S", "N"):
+        if len(raw) <= SHARED_UP_TO:
+            value.value = sys.intern(raw)
+    elif kind == "M":
+        value.value = {sys.intern(name): _shared(member) for name, member in raw.items()}
+    elif kind == "L":
+        for member in raw:
+            _shared(member)
+    elif kind in ("SS", "NS"):
+        value.value = [sys.intern(member) if len(member) <= SHARED_UP_TO else member for member in raw]
+    return value
 
 
 # --- 7. client request tokens --------------------------------------------------------------------------------
