@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from tags_core.errors import (
@@ -60,8 +62,26 @@ def _error(status: int, entries: list[dict[str, Any]], headers: dict[str, str] |
                     headers=headers or {})
 
 
+class _Event(APIGatewayProxyEvent):
+    """Powertools rebuilds the case-insensitive header maps on every read, four times a request (validation, CORS,
+    compression, this layer): read once per event."""
+
+    @functools.cached_property
+    def headers(self) -> dict[str, str]:
+        return super().headers
+
+    @functools.cached_property
+    def multi_value_headers(self) -> dict[str, list[str]]:
+        return super().multi_value_headers
+
+
+class _Resolver(APIGatewayRestResolver):
+    def _to_proxy_event(self, event: dict[str, Any]) -> APIGatewayProxyEvent:
+        return _Event(event, self._json_body_deserializer)
+
+
 def build_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True, cors=CORS, json_body_deserializer=parse_json_body)
+    app = _Resolver(enable_validation=True, cors=CORS, json_body_deserializer=parse_json_body)
 
     @app.exception_handler(RateLimited)
     def _rate_limited(exc: RateLimited) -> Response:
