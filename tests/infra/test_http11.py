@@ -15,8 +15,10 @@ from tags_tools.local.http11 import MAX_BODY, KeepAliveServer
 
 
 def _echo(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """Answers what it was sent: method, path, query and body; 204 for DELETE."""
+    """Answers what it was sent: method, path, query and body; 204 for DELETE; fails on /fail."""
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    if environ["PATH_INFO"] == "/fail":
+        raise RuntimeError("the application's own bug")
     if environ["REQUEST_METHOD"] == "DELETE":
         start_response("204 No Content", [])
         return [b""]
@@ -88,3 +90,10 @@ def test_a_body_over_the_limit_is_not_read_the_application_answers_and_the_conne
     answer = json.loads(response.read())
     assert (answer["length"], answer["body"], response.getheader("Connection")) == (str(MAX_BODY + 1), "", "close")
 
+
+def test_an_application_that_fails_answers_500_not_a_dropped_connection(echo: KeepAliveServer) -> None:
+    connection = _connection(echo)
+    connection.request("GET", "/fail")
+    response = connection.getresponse()
+    response.read()
+    assert (response.status, response.getheader("Connection")) == (500, "close")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import socket
 import sys
 import threading
@@ -20,6 +21,8 @@ from typing import Any
 from urllib.parse import unquote
 
 __all__ = ["MAX_BODY", "KeepAliveServer"]
+
+logger = logging.getLogger("tags_tools.local.http11")
 
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit: a larger body is never read (see _Handler._body)
 _NO_BODY = (204, 304)
@@ -62,8 +65,13 @@ class _Handler(BaseHTTPRequestHandler):
             answer[:] = [status, headers]
             return lambda data: None  # the application returns its body; it never writes
 
-        payload = b"".join(self.server.app(self._environ(body, length), start_response))
-        status, headers = answer
+        try:
+            payload = b"".join(self.server.app(self._environ(body, length), start_response))
+            status, headers = answer
+        except Exception:
+            logger.exception("the application failed: answering 500")
+            self.send_error(500)  # and the connection closes
+            return
         code = int(status.split(" ", 1)[0])
         self.send_response(code, status.partition(" ")[2])
         for name, value in headers:

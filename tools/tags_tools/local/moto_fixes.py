@@ -519,39 +519,6 @@ def _wrap_delete_item(original: Any) -> Any:
     return delete_item
 
 
-# --- 9. items in memory ------------------------------------------------------------------------------------------
-
-SHARED_UP_TO = 64  # string values up to this many characters are shared between items
-
-
-def share_strings(item: Any) -> Any:
-    """`item` (just stored), its attribute names and short string values replaced by the shared copies."""
-    attrs = item.attrs
-    shared = {sys.intern(name): _shared(value) for name, value in attrs.items()}
-    attrs.clear()
-    dict.update(attrs, shared)  # not moto's __setitem__, which re-measures the whole item per attribute
-    for key in (item.hash_key, item.range_key):
-        if key is not None:
-            _shared(key)
-    return item
-
-
-def _shared(value: Any) -> Any:
-    kind, raw = value.type, value.value
-    value.type = sys.intern(kind)
-    if kind in ("S", "N"):
-        if len(raw) <= SHARED_UP_TO:
-            value.value = sys.intern(raw)
-    elif kind == "M":
-        value.value = {sys.intern(name): _shared(member) for name, member in raw.items()}
-    elif kind == "L":
-        for member in raw:
-            _shared(member)
-    elif kind in ("SS", "NS"):
-        value.value = [sys.intern(member) if len(member) <= SHARED_UP_TO else member for member in raw]
-    return value
-
-
 # --- 7. client request tokens --------------------------------------------------------------------------------
 
 def _wrap_transact_handler(original: Any) -> Any:
@@ -586,6 +553,39 @@ def _wrap_transact_handler(original: Any) -> Any:
         return result
 
     return transact_write_items
+
+
+# --- 9. items in memory ------------------------------------------------------------------------------------------
+
+SHARED_UP_TO = 64  # string values up to this many characters are shared between items
+
+
+def share_strings(item: Any) -> Any:
+    """`item` (just stored), its attribute names and short string values replaced by the shared copies."""
+    attrs = item.attrs
+    shared = {sys.intern(name): _shared(value) for name, value in attrs.items()}
+    attrs.clear()
+    dict.update(attrs, shared)  # not moto's __setitem__, which re-measures the whole item per attribute
+    for key in (item.hash_key, item.range_key):
+        if key is not None:
+            _shared(key)
+    return item
+
+
+def _shared(value: Any) -> Any:
+    kind, raw = value.type, value.value
+    value.type = sys.intern(kind)
+    if kind in ("S", "N"):
+        if len(raw) <= SHARED_UP_TO:
+            value.value = sys.intern(raw)
+    elif kind == "M":
+        value.value = {sys.intern(name): _shared(member) for name, member in raw.items()}
+    elif kind == "L":
+        for member in raw:
+            _shared(member)
+    elif kind in ("SS", "NS"):
+        value.value = [sys.intern(member) if len(member) <= SHARED_UP_TO else member for member in raw]
+    return value
 
 
 # --- installing ---------------------------------------------------------------------------------------------------
