@@ -10,4 +10,6 @@
 - stream_poller.py: the table's stream read as Lambda's event source does.
 - dynamodb.py: the embedded DynamoDB (moto's server) and `tags-dynamodb`; moto_fixes.py: the fixes that keep moto
   fit for long runs, the only module that touches moto's internals.
+- http11.py: the HTTP/1.1 server both serve on (connections kept open, as API Gateway's and DynamoDB's are).
+- queue_poller.py: the command queue (embedded SQS) read as Lambda's event source does.
 """
