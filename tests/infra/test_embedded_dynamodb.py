@@ -429,6 +429,34 @@ def test_expired_items_are_deleted_with_a_remove_record(server: EmbeddedDynamoDB
     assert changes(stream.read()) == [("REMOVE", "past")]
 
 
+
+def test_a_sweep_reads_only_the_items_that_are_due_however_large_the_table(
+        server: EmbeddedDynamoDB, clients: tuple[Any, Any], table: str) -> None:
+    """Each write files its item's expiry; a sweep pops what is due and reads each such item again, so one that
+    was rewritten with a later TTL, or without one, stays (asserted by what the sweep read, not by time)."""
+    dynamodb, _ = clients
+    attribute = tpl.table_ttl_attribute() or "expires_at"
+    now = int(time.time())
+    server.put_items(table, [item(f"kept-{n}") for n in range(1000)]
+                     + [{**item(f"later-{n}"), attribute: {"N": str(now + 3600)}} for n in range(500)])
+    server.sweep()  # the first sweep files what the table already holds
+    for pk in ("due-1", "due-2", "renewed", "untimed"):
+        dynamodb.put_item(TableName=table, Item={**item(pk), attribute: {"N": str(now - 5)}})
+    dynamodb.update_item(TableName=table, Key=key("renewed"), UpdateExpression="SET #t = :t",
+                         ExpressionAttributeNames={"#t": attribute},
+                         ExpressionAttributeValues={":t": {"N": str(now + 3600)}})
+    dynamodb.update_item(TableName=table, Key=key("untimed"), UpdateExpression="REMOVE #t",
+                         ExpressionAttributeNames={"#t": attribute})
+    read_before = moto_fixes.stats()["ttl_items_read"]
+
+    assert server.sweep() == 2
+
+    assert moto_fixes.stats()["ttl_items_read"] - read_before == 4  # the four filed as due, not the 1,504 others
+    gone = {pk for pk in ("due-1", "due-2", "renewed", "untimed")
+            if "Item" not in dynamodb.get_item(TableName=table, Key=key(pk))}
+    assert gone == {"due-1", "due-2"}
+    assert dynamodb.scan(TableName=table, Select="COUNT")["Count"] == 1502
+
 def test_every_attribute_type_reads_back_as_written_and_streamed(clients: tuple[Any, Any], table: str) -> None:
     dynamodb, _ = clients
     written = {**key("types"), "s": {"S": "é ✓ \"quoted\""}, "n": {"N": "-12.5"}, "b": {"B": b"\x00\xffbytes"},
