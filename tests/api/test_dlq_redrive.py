@@ -1,6 +1,7 @@
 """`tags-admin dlq` on moto's SQS: a command that failed into the dead-letter queue is shown with why it failed,
 redriven after the fix, and applied exactly once even when it is delivered again (a redrive run twice, or
-interrupted between sending and deleting)."""
+interrupted between sending and deleting); a stream batch in the failure queue, read from the stream again and
+processed once however often it is redriven."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 
 from functions.command_consumer import app as consumer
 from tags_core.domain import accounts, attachments
+from tags_core.domain.attachments import list_tag_objects
+from tags_core.domain.history import object_history
 from tags_core.domain.identity import Principal
 from tags_tools import admin
 from tests.helpers import Repository
@@ -138,3 +141,44 @@ def test_redrive_all_then_again_changes_nothing_more(stack: Stack, capsys: pytes
 def test_an_unknown_message_id_is_refused(stack: Stack) -> None:
     with pytest.raises(SystemExit, match="no message"):
         admin.main(["dlq", "show", "commands", "nope"])
+
+
+def test_a_redriven_stream_batch_is_processed_once_however_often_it_is_redriven(
+        stack: Stack, table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of the table's stream that failed ten times lands in the failure queue as Lambda's on-failure record
+    (where in the stream, not the records). The redrive reads those records again and runs the stream processor's
+    code on them: the object's history and the tag's reverse index appear; a second redrive of the same batch adds
+    nothing (the entries' keys are the write's version)."""
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    failures = stack.sqs.create_queue(QueueName="stream-failures")["QueueUrl"]
+    monkeypatch.setenv("STREAM_FAILURE_QUEUE_URL", failures)
+    accounts.create_tenant("NewCo", tenant_id="newco")
+    stack.send({"tenant": "newco", "kind": "conversations", "object_id": "c-1", "add": ["Escalated"]})
+    stack.poll()  # applied; the stream processor never ran on its records (say it failed ten times)
+
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = boto3.client("dynamodb", region_name="us-east-1").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
+    failure = json.dumps({"requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 11},
+                          "DDBStreamBatchInfo": {"shardId": shard, "streamArn": arn, "batchSize": len(records),
+                                                 "startSequenceNumber": sequences[0],
+                                                 "endSequenceNumber": sequences[-1]}})
+    principal = Principal(tenant="newco", role="read", key_id="k")
+
+    def history() -> list[tuple[str, str | None, str]]:
+        listing = object_history(principal, "conversation", "c-1", 20, lambda: None)
+        return [(e["action"], e["tag"]["name"], e["source"]) for e in listing.items]
+
+    assert history() == []
+    for _ in range(2):  # the batch, redriven twice
+        stack.sqs.send_message(QueueUrl=failures, MessageBody=failure)
+        printed = [json.loads(line) for line in run(capsys, "redrive", "stream", "--all").splitlines()]
+        (redriven,) = [line for line in printed if "records" in line]  # beside what the processor logged
+        assert redriven["records"] == len(records)
+        assert history() == [("attached", "Escalated", "queue")]
+    (tag_id,) = Repository().find_tag_ids_by_names("newco", ["Escalated"]).values()
+    assert [o["id"] for o in list_tag_objects(principal, tag_id, "conversation", 10, lambda: None).items] == ["c-1"]
+    assert stack.sqs.receive_message(QueueUrl=failures).get("Messages") is None
