@@ -36,20 +36,6 @@ def test_tags_local_prints_its_key_and_endpoints_and_serves(spawn_tags_local: An
     assert client.stop() == 0  # SIGTERM shuts it down cleanly
 
 
-
-def test_a_merge_right_after_an_attach_finishes_even_with_one_api_worker(spawn_tags_local: Any) -> None:
-    """A merge waits for the reverse index, which the stream processor writes. The stream and queue consumers have
-    a worker process of their own (as Lambda runs an event source apart from the API), so the one API worker
-    busy with the merge does not keep the stream processor from running: the merge ends `merged`, not
-    `in_progress` after its 20 s budget."""
-    client, _ = spawn_tags_local("--workers", "1")
-    source = client.request("POST", "/tags", json={"name": "Old name"}).json["data"]["id"]
-    into = client.request("POST", "/tags", json={"name": "New name"}).json["data"]["id"]
-    assert client.request("PUT", "/conversations/c-1/tags", json={"tags": ["Old name"]}).status == 200
-    merged = client.request("POST", f"/tags/{source}/merge", json={"into": into}, timeout=60)
-    assert (merged.status, merged.json["data"]["status"]) == (200, "merged"), merged
-    assert [t["id"] for t in client.request("GET", "/conversations/c-1/tags").json["data"]] == [into]
-
 def test_http_404_and_405_envelopes(local_api: Any) -> None:
     status, headers, body = local_api.request("GET", "/definitely/not/here")
     assert status == 404

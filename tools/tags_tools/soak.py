@@ -477,8 +477,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def render(runs: list[Run], command: str) -> str:
     out = [BEGIN, "## Soak: `make run` under sustained use", "",
            f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (tools/tags_tools/soak.py). "
-           "`tags-local` as `make run` starts it (4 worker processes and one for the consumers, stream consumers on), "
-           "driven by several "
+           "`tags-local` as `make run` starts it (4 worker processes, stream consumers on), driven by several "
            "clients at once with mixed writes and reads on every route, after every object was given three tags "
            "(not timed). RSS of the server processes: `tags-local` itself (where the embedded DynamoDB lives), plus "
            "`tags-dynamodb` in the external run; the whole tree adds the function worker processes. Times are "

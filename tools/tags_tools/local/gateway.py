@@ -93,7 +93,7 @@ class Gateway:
     and the tests' `invoke` fixture both go through it."""
 
     def __init__(self, template: Mapping[str, Any] | None = None, *, invoker: Invoker | None = None,
-                 consumers: Invoker | None = None, authorizer_ttl: float | None = None, api_id: str = API_ID) -> None:
+                 authorizer_ttl: float | None = None, api_id: str = API_ID) -> None:
         self.template = dict(template) if template is not None else tpl.load_template()
         self.settings = ApiSettings.from_template(self.template)
         self.functions = tpl.functions(self.template)
@@ -104,10 +104,6 @@ class Gateway:
             self.settings.auth.ttl if self.settings.auth else 0.0)
         self.authorizer_cache = AuthorizerCache(ttl)
         self.invoker: Invoker = invoker or InProcessInvoker()
-        # The stream and queue consumers' own environment, as Lambda runs an event source's invocations apart from
-        # the API's: a request that waits for the stream (a merge waits for the reverse index) never holds the
-        # worker the stream processor needs. None: they share `invoker`.
-        self.consumers: Invoker | None = consumers
         self.api_id = api_id
 
     # --- responses API Gateway makes itself ---
@@ -225,17 +221,16 @@ class Gateway:
         return {"function_name": spec.logical_id, "memory_limit_in_mb": self.settings.memory.get(spec.logical_id, 128),
                 "timeout_seconds": self.settings.timeout.get(spec.logical_id, 3)}
 
-    def _invoke(self, spec: tpl.FunctionSpec, event: dict[str, Any], invoker: Invoker | None = None) -> Outcome:
+    def _invoke(self, spec: tpl.FunctionSpec, event: dict[str, Any]) -> Outcome:
         timeout = float(self.settings.timeout.get(spec.logical_id, 3))
-        return (invoker or self.invoker).invoke(spec, event, self._context_fields(spec), timeout + 5.0)
+        return self.invoker.invoke(spec, event, self._context_fields(spec), timeout + 5.0)
 
     def stream_handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         """A handler for StreamPoller that runs the function like its other invocations (raises when it fails)."""
         spec = self.functions[logical_id]
-        invoker = self.consumers or self.invoker
 
         def handle(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-            outcome = self._invoke(spec, event, invoker)
+            outcome = self._invoke(spec, event)
             if not outcome.ok:
                 raise RuntimeError(f"{logical_id} failed: {outcome.error_type}: {outcome.error_message}\n"
                                    f"{outcome.trace}")

@@ -239,8 +239,6 @@ class LocalApi:
         self._server.close()
         self._thread.join(timeout=10)
         self.gateway.invoker.close()
-        if self.gateway.consumers is not None:
-            self.gateway.consumers.close()
         if self._moto is not None:
             self._moto.stop()
 
@@ -277,8 +275,7 @@ def start_local_api(port: int = 0, *, host: str = "127.0.0.1", dynamodb_endpoint
                 raise RuntimeError(f"{spec.logical_id}: no module {spec.module}")
         invoker: Invoker = (ProcessPoolInvoker(workers, warm_modules=[s.module for s in specs.values()])
                             if workers > 0 else InProcessInvoker())
-        consumers = _consumer_worker(specs) if workers > 0 else None
-        gateway = Gateway(template, invoker=invoker, consumers=consumers, authorizer_ttl=authorizer_ttl)
+        gateway = Gateway(template, invoker=invoker, authorizer_ttl=authorizer_ttl)
         app = LocalServer(gateway)
         server = KeepAliveServer(host, port, app)
         bound_port = server.server_address[1]
@@ -329,13 +326,6 @@ def _command_queue(endpoint_url: str) -> Any:
 
     db.reset()  # this process's settings read again, with the queue
     return poller
-
-
-def _consumer_worker(specs: Mapping[str, tpl.FunctionSpec]) -> Invoker | None:
-    """One worker process of its own for the functions that consume the table's stream or the command queue."""
-    modules = [spec.module for spec in specs.values() if spec.stream_batch_size is not None
-               or spec.logical_id == "CommandConsumerFunction"]
-    return ProcessPoolInvoker(1, warm_modules=modules) if modules else None
 
 
 def _start_stream_consumers(gateway: Gateway, table_name: str, endpoint_url: str) -> list[Any]:
