@@ -163,8 +163,7 @@ def _restore(table: Any, hash_key: Any, range_key: Any, saved: Any) -> None:
     else:
         partition[range_key] = saved
     if saved is not None:
-        index_item(table, saved)
-        file_expiry(table, saved)
+        _file(table, saved)
 
 
 def _wrap_transactions(original: Any) -> Any:
@@ -529,11 +528,17 @@ def _index_candidates(table: Any, index_name: str | None, hash_key: Any, conditi
     return found
 
 
+def _file(table: Any, item: Any) -> None:
+    """What every write (put, update, a rolled-back item restored) files: the item under its index hash values
+    (fix 6) and its expiry for the TTL sweep (fix 3)."""
+    index_item(table, item)
+    file_expiry(table, item)
+
+
 def _wrap_put_item(original: Any) -> Any:
     def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
         item = share_strings(original(self, *args, **kwargs))
-        index_item(self, item)
-        file_expiry(self, item)
+        _file(self, item)
         return item
 
     return put_item
@@ -543,9 +548,7 @@ def _wrap_update_item(original: Any) -> Any:
     def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
         item = original(self, table_name, *args, **kwargs)
         if item is not None:
-            table = self.get_table(table_name)
-            index_item(table, share_strings(item))
-            file_expiry(table, item)
+            _file(self.get_table(table_name), share_strings(item))
         return item
 
     return update_item

@@ -209,7 +209,6 @@ def seed_demo_tenant() -> tuple[str, str, str]:
 
 
 def _quiet_libraries() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server; this server logs requests itself
     logging.getLogger("botocore").setLevel(logging.WARNING)
 
 
@@ -302,8 +301,9 @@ def _status(pollers: list[Any], *, embedded: bool) -> dict[str, Any]:
     """What GET /_local/status answers: each stream consumer's progress (caught_up: it has read to the end of the
     stream and processed everything it read), the command queue's consumer and, with the embedded DynamoDB, what
     moto_fixes did so far."""
-    consumers = [poller.status() for poller in pollers if "caught_up" in poller.status()]
-    queues = [poller.status() for poller in pollers if "queue_url" in poller.status()]
+    statuses = [poller.status() for poller in pollers]
+    consumers = [status for status in statuses if "caught_up" in status]
+    queues = [status for status in statuses if "queue_url" in status]
     return {"stream": consumers, "caught_up": all(c["caught_up"] for c in consumers),
             "command_queue": queues[0] if queues else None,
             "dynamodb": moto_fixes.stats() if embedded else None}
