@@ -34,8 +34,10 @@ else:
     module = importlib.import_module(target)
     ready = time.perf_counter()
     import json, os
-    with open(event_path) as f:
-        event = json.load(f)
+    event = None
+    if event_path != "-":
+        with open(event_path) as f:
+            event = json.load(f)
 
     class Context:
         function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
@@ -72,7 +74,7 @@ else:
         db.create_client = create_client
     handler = getattr(module, handler_name)
     call = time.perf_counter()
-    result = handler(event, Context())
+    result = handler(event, Context()) if event is not None else {"batchItemFailures": []}
     called = time.perf_counter()
     if "statusCode" in result:
         ok = 200 <= int(result["statusCode"]) < 300
@@ -140,7 +142,8 @@ def cold_phase(specs: dict[str, tpl.FunctionSpec], state: State, ops: list[Op], 
                                        memory=service.memory, site=site)
             event_path = events_dir / f"{name}-{round_index}.json"
             module = spec.module.rsplit(".", 1)[-1]  # as Lambda imports it: "app" from the function's directory
-            args = [FLOOR, "-", "-"] if name == FLOOR else [module, spec.handler, str(event_path)]
+            event_arg = str(event_path) if event_path.exists() else "-"  # no event: import only
+            args = [FLOOR, "-", "-"] if name == FLOOR else [module, spec.handler, event_arg]
             try:
                 data, spawned, cpu_ms = run_child([sys.executable, "-S", "-c", COLD_CHILD, *args], env, workdir)
             except RuntimeError as exc:

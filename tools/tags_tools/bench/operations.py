@@ -38,6 +38,11 @@ class _Pools:
         s, run = self.s, self.run
         return lambda n: self._fill(name, n, lambda k: s.seed_tags([f"{run} {name} {i:04d}" for i in range(k)]))
 
+    def archived_tags(self, name: str) -> Callable[[int], None]:
+        s, run = self.s, self.run
+        return lambda n: self._fill(name, n, lambda k: s.seed_tags([f"{run} {name} {i:04d}" for i in range(k)],
+                                                                   archived=True))
+
     def groups(self, name: str) -> Callable[[int], None]:
         s, run = self.s, self.run
         return lambda n: self._fill(name, n, lambda k: s.seed_groups([f"{run} doomed {i:04d}" for i in range(k)]))
@@ -76,6 +81,9 @@ def _reads(s: State) -> list[Op]:
         Op("find_objects", "FindObjectsFunction", "read", "GET /{kind}?all=&none=",
            lambda i: s.event("GET", "/{kind}", {"kind": "conversations"},
                              query={"all": t[0]["id"], "none": t[1]["name"]})),
+        Op("get_bulk_job", "GetBulkJobFunction", "read", "GET /bulk-jobs/{job_id}",
+           lambda i: s.event("GET", "/bulk-jobs/{job_id}", {"job_id": s.pools["get_bulk_job"][i % 8]}),
+           lambda _n: s.pools.__setitem__("get_bulk_job", s.seed_bulk_jobs(8))),
         Op("list_object_history", "ListObjectHistoryFunction", "read", "GET /{kind}/{object_id}/tags/history",
            lambda i: s.event("GET", "/{kind}/{object_id}/tags/history",
                              {"kind": "conversations", "object_id": "base-object"})),
@@ -150,6 +158,9 @@ def _other_writes(s: State, run: str) -> list[Op]:
         Op("archive_tag", "ArchiveTagFunction", "write", "POST /tags/{tag_id}/archive",
            lambda i: s.event("POST", "/tags/{tag_id}/archive", {"tag_id": s.pools["archive_tag"][i]["id"]}),
            _Pools(s, run).tags("archive_tag")),
+        Op("restore_tag", "RestoreTagFunction", "write", "POST /tags/{tag_id}/restore",
+           lambda i: s.event("POST", "/tags/{tag_id}/restore", {"tag_id": s.pools["restore_tag"][i]["id"]}),
+           _Pools(s, run).archived_tags("restore_tag")),
         Op("bulk_change_object_tags", "BulkChangeObjectTagsFunction", "write", "POST /{kind}/tags/bulk (2 objects)",
            lambda i: s.event("POST", "/{kind}/tags/bulk", {"kind": "conversations"},
                              body={"objects": [f"{run}-bulk-{i:04d}-{k}" for k in "ab"], "add": [t[0]["id"]]})),

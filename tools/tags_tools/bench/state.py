@@ -51,13 +51,33 @@ class State:
             records.append(tags._new_record(self.principal(), TagCreate.model_validate(data)))
         return records
 
-    def seed_tags(self, names: list[str], *, vary: bool = False) -> list[dict[str, Any]]:
+    def seed_tags(self, names: list[str], *, vary: bool = False, archived: bool = False) -> list[dict[str, Any]]:
+        from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
         from tags_core.store import keys  # noqa: PLC0415
 
         def name_lock(tenant: str, tag: dict[str, Any]) -> dict[str, Any]:
             return keys.tag_name_item(tenant, tag["id"], tag["name"])
 
-        return self._seed(self.tag_records(names, vary=vary), (keys.tag_item, name_lock), "tag_count")
+        records = self.tag_records(names, vary=vary)
+        for record in records if archived else []:
+            record["archived_at"] = record["updated_at"] = rfc3339_now()
+        return self._seed(records, (keys.tag_item, name_lock), "tag_count")
+
+    def seed_bulk_jobs(self, n: int) -> list[str]:
+        """n finished bulk jobs of two objects each (their status items, as the service writes them)."""
+        import time  # noqa: PLC0415
+
+        from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
+        from tags_core.ids import new_id  # noqa: PLC0415
+        from tags_core.store import keys  # noqa: PLC0415
+
+        now, expires = rfc3339_now(), int(time.time()) + 86_400
+        jobs = [{"id": new_id(), "kind": "conversations", "actor": self.key_id, "add": [self.tags[0]["id"]],
+                 "remove": [], "create_missing": False, "replace_in_group": False, "total": 2, "changed": 2,
+                 "unchanged": 0, "failed": 0, "processed": 2, "created_at": now, "updated_at": now,
+                 "finished_at": now} for _ in range(n)]
+        self._batch_write([keys.bulk_job_item(self.tenant, job, expires) for job in jobs])
+        return [job["id"] for job in jobs]
 
     def seed_groups(self, names: list[str]) -> list[dict[str, Any]]:
         from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
