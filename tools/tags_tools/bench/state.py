@@ -72,12 +72,12 @@ class State:
         from tags_core.store import keys  # noqa: PLC0415
 
         now, expires = rfc3339_now(), int(time.time()) + 86_400
-        jobs = [{"id": new_id(), "kind": "conversations", "actor": self.key_id, "add": [self.tags[0]["id"]],
+        jobs: list[dict[str, Any]] = [{"id": new_id(), "kind": "conversations", "actor": self.key_id, "add": [self.tags[0]["id"]],
                  "remove": [], "create_missing": False, "replace_in_group": False, "total": 2, "changed": 2,
                  "unchanged": 0, "failed": 0, "processed": 2, "created_at": now, "updated_at": now,
                  "finished_at": now} for _ in range(n)]
         self._batch_write([keys.bulk_job_item(self.tenant, job, expires) for job in jobs])
-        return [job["id"] for job in jobs]
+        return [str(job["id"]) for job in jobs]
 
     def seed_groups(self, names: list[str]) -> list[dict[str, Any]]:
         from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
