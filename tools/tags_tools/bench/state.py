@@ -72,10 +72,11 @@ class State:
         from tags_core.store import keys  # noqa: PLC0415
 
         now, expires = rfc3339_now(), int(time.time()) + 86_400
-        jobs: list[dict[str, Any]] = [{"id": new_id(), "kind": "conversations", "actor": self.key_id, "add": [self.tags[0]["id"]],
-                 "remove": [], "create_missing": False, "replace_in_group": False, "total": 2, "changed": 2,
-                 "unchanged": 0, "failed": 0, "processed": 2, "created_at": now, "updated_at": now,
-                 "finished_at": now} for _ in range(n)]
+        jobs: list[dict[str, Any]] = [
+            {"id": new_id(), "kind": "conversations", "actor": self.key_id, "add": [self.tags[0]["id"]],
+             "remove": [], "create_missing": False, "replace_in_group": False, "total": 2, "changed": 2,
+             "unchanged": 0, "failed": 0, "processed": 2, "created_at": now, "updated_at": now, "finished_at": now}
+            for _ in range(n)]
         self._batch_write([keys.bulk_job_item(self.tenant, job, expires) for job in jobs])
         return [str(job["id"]) for job in jobs]
 
