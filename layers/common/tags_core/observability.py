@@ -79,8 +79,8 @@ def _flush_outcomes() -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-def observed(operation: str, *, correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
-    """Run a handler with the logger's Lambda context (and correlation id), the `operation` dimension, and its
+def observed(operation: str) -> Callable[[Handler], Handler]:
+    """Run a handler with the logger's Lambda context, the `operation` dimension, and its
     outcomes and metrics flushed when it returns or raises. The only place a function's handler is wrapped."""
 
     def wrap(handler: Handler) -> Handler:
@@ -95,8 +95,7 @@ def observed(operation: str, *, correlation_id_path: str | None = None) -> Calla
                 _flush_outcomes()
 
         in_lambda = logger.inject_lambda_context(metrics.log_metrics(counted, capture_cold_start_metric=True),
-                                                 log_event=False, correlation_id_path=correlation_id_path,
-                                                 clear_state=True)
+                                                 log_event=False, clear_state=True)
         without_context = metrics.log_metrics(counted)  # a test or tool calling the handler with no context
 
         @functools.wraps(handler)

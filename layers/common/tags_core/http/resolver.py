@@ -22,7 +22,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEvent
 from pydantic import BaseModel
 
@@ -191,7 +190,9 @@ def _operation(app: APIGatewayRestResolver) -> str:
 
 def _begin(event: dict[str, Any]) -> None:
     """Who and what, on every log line of the request; the tenant as a property of its metrics."""
-    caller = (event.get("requestContext") or {}).get("authorizer") or {}
+    context = event.get("requestContext") or {}
+    logger.set_correlation_id(context.get("requestId"))  # read directly: the JMESPath query cost ~4 us a request
+    caller = context.get("authorizer") or {}
     tenant = caller.get("tenant")
     logger.append_keys(tenant=tenant, key_id=caller.get("key_id"),
                        route=f"{event.get('httpMethod')} {event.get('resource')}")
@@ -221,7 +222,7 @@ def handler(app: APIGatewayRestResolver) -> Handler:
     operation = _operation(app)
     snapstart.register()
 
-    @observed(operation, correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @observed(operation)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         _begin(event)
         response = _respond(app, event, context)
