@@ -167,10 +167,12 @@ class Client:
 
     def __init__(self, server: Server, run: Run, counter: Callable[[], int], number: int, objects: int) -> None:
         self.server, self.run, self.counter = server, run, counter
+        self.number = number
         self.random = random.Random(number)  # noqa: S311 - a repeatable mix, not a secret
         self.objects = [(KINDS[i % 3], f"soak-{number}-{i}") for i in range(objects)]
         self.bulk_objects = [f"soak-{number}-bulk-{i}" for i in range(BULK_OBJECTS)]
         self.turn = 0
+        self.deck: list[Action] = []
         self.tags: list[dict[str, Any]] = []
         self.groups: list[str] = []
 
@@ -196,12 +198,17 @@ class Client:
         return self.objects[self.turn % len(self.objects)]
 
     def step(self, shared_tags: list[dict[str, Any]]) -> None:
-        roll = self.random.random()
+        """The next step of the client's deck: every DECK steps hold each action its exact share, in a shuffled
+        order, so every window of the run meets the same mix (random draws made one window's mix, and so its write
+        p50, differ from another's by chance); a bulk job every BULK_EVERY steps, each client at its own phase."""
         kind, object_id = self.next_object()
-        for upto, action in MIX:
-            if roll < upto:
-                action(self, kind, object_id, self.random.choice(shared_tags), shared_tags)
-                return
+        if self.turn % BULK_EVERY == self.number * BULK_EVERY // 4 % BULK_EVERY:
+            Client.bulk(self, kind, object_id, self.random.choice(shared_tags), shared_tags)
+            return
+        if not self.deck:
+            self.deck = [action for share, action in MIX for _ in range(share)]
+            self.random.shuffle(self.deck)
+        self.deck.pop()(self, kind, object_id, self.random.choice(shared_tags), shared_tags)
 
     def replace_set(self, kind: str, object_id: str, _one: dict[str, Any], shared: list[dict[str, Any]]) -> None:
         names = [tag["name"] for tag in self.random.sample(shared, 2)]
@@ -282,13 +289,15 @@ class Client:
 
 
 Action = Callable[[Client, str, str, dict[str, Any], list[dict[str, Any]]], None]
-# (cumulative share of the steps, what the step does): writes and reads on every route.
-MIX: list[tuple[float, Action]] = [
-    (0.20, Client.replace_set), (0.33, Client.append), (0.42, Client.remove), (0.50, Client.read_set),
-    (0.53, Client.history), (0.56, Client.find), (0.61, Client.read_tag), (0.67, Client.list_tags),
-    (0.72, Client.reverse), (0.77, Client.touch_tag), (0.87, lambda c, k, o, one, _s: c.tag_life_cycle(k, o, one)),
-    (0.998, lambda c, *_: c.group_life_cycle()), (1.0, Client.bulk),
+# (steps out of every DECK, what the step does): writes and reads on every route; bulk jobs apart (BULK_EVERY).
+MIX: list[tuple[int, Action]] = [
+    (20, Client.replace_set), (13, Client.append), (9, Client.remove), (8, Client.read_set),
+    (3, Client.history), (3, Client.find), (5, Client.read_tag), (6, Client.list_tags),
+    (5, Client.reverse), (5, Client.touch_tag), (10, lambda c, k, o, one, _s: c.tag_life_cycle(k, o, one)),
+    (13, lambda c, *_: c.group_life_cycle()),
 ]
+DECK = sum(share for share, _ in MIX)  # 100
+BULK_EVERY = 400  # steps of one client between its bulk jobs: about one job per 1,000 requests of four clients
 
 
 # --- one run ----------------------------------------------------------------------------------------------------
@@ -324,6 +333,7 @@ def drive(server: Server, run: Run, *, requests: int, clients: int, objects: int
     tags: list[dict[str, Any]] = shared[0][1]["data"]["inserted"] + shared[0][1]["data"]["existing"]
     workers = [Client(server, run, counter, number, objects) for number in range(clients)]
     give_objects_their_first_tags(server, tags, clients=clients, objects=objects)
+    wait_for_stream(server, Run("setup"))  # the clock starts with the setup's stream records processed
     started = time.monotonic()
     stop = threading.Event()
 
