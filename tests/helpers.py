@@ -136,6 +136,12 @@ def new_tenant(name: str, tenant_id: str | None = None) -> TenantKeys:
 _MOTO_LOCK = threading.RLock()
 
 
+def sleeping_function(event: dict[str, Any], _context: Any) -> dict[str, float]:
+    """A Lambda handler for the local server's worker pool tests: sleeps `event["seconds"]`, answers when it ended."""
+    time.sleep(float(event["seconds"]))
+    return {"ended": time.monotonic()}
+
+
 def one_request_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto applies concurrent requests without isolation (two transactions can both pass their conditions);
     DynamoDB applies each request atomically. Threads in a test get DynamoDB's behaviour with this."""

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
+import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ import pytest
 from tags_tools import template as tpl
 from tags_tools.local.authorizer import policy_allows
 from tags_tools.local.gateway import Gateway, GatewayRequest
-from tags_tools.local.invokers import InProcessInvoker, Outcome
+from tags_tools.local.invokers import InProcessInvoker, Outcome, ProcessPoolInvoker
 from tests.helpers import API_KEY_TEXT, EXPECTED_FLOW, assert_envelope, key_flow, revoke_api_key
 
 MISSING_TAG = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # a well-formed id no tenant has
@@ -63,7 +66,8 @@ class _RecordingInvoker(InProcessInvoker):
         super().__init__()
         self.functions: list[str] = []
 
-    def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float) -> Outcome:
+    def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float,
+               **_: Any) -> Outcome:
         self.functions.append(spec.logical_id)
         return super().invoke(spec, event, context, timeout)
 
@@ -131,7 +135,8 @@ class _StubInvoker:
     def __init__(self, outcome: Outcome) -> None:
         self.outcome = outcome
 
-    def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float) -> Outcome:
+    def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float,
+               **_: Any) -> Outcome:
         if spec.logical_id == tpl.authorizer().logical_id:
             return Outcome(value={"principalId": "k", "context": {"tenant": "t", "role": "write", "key_id": "k"},
                                   "policyDocument": {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",
@@ -161,7 +166,8 @@ def test_a_failing_function_is_a_generic_500(outcome: Outcome, caplog: pytest.Lo
 
 def test_the_authorizers_answer_is_checked() -> None:
     class Broken(_StubInvoker):
-        def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float) -> Outcome:
+        def invoke(self, spec: Any, event: dict[str, Any], context: dict[str, Any], timeout: float,
+                   **_: Any) -> Outcome:
             return Outcome(value={"policyDocument": {}})
 
     gateway = Gateway(invoker=Broken(Outcome()), authorizer_ttl=0)
@@ -233,3 +239,32 @@ def test_keys_never_reach_the_functions_logs(invoke: Callable[..., Any], tenant:
     secrets = [key.split("_", 2)[2] for key in (tenant.write_key, tenant.read_key)]  # the secret may hold "_"
     assert all(secret not in text for secret in secrets)
     assert "Z" * 43 not in text and "A" * 43 not in text
+
+
+# --- the worker pool ------------------------------------------------------------------------------------------
+
+def test_event_sources_find_a_worker_free_while_api_requests_wait() -> None:
+    """As on AWS, where an event source's invocations have concurrency of their own: with two workers, API requests
+    use one, so the stream processor (here a handler that sleeps) runs at once while a second API request waits."""
+    invoker = ProcessPoolInvoker(2, warm_modules=["tests.helpers"])
+    function = SimpleNamespace(module="tests.helpers", handler="sleeping_function")
+    context = {"function_name": "Sleeper", "memory_limit_in_mb": 128, "timeout_seconds": 30}
+    ended: dict[str, float] = {}
+
+    def call(name: str, seconds: float, event_source: bool) -> None:
+        outcome = invoker.invoke(function, {"seconds": seconds}, context, 60, event_source=event_source)  # type: ignore[arg-type]
+        assert outcome.ok, outcome.trace
+        ended[name] = outcome.value["ended"]
+
+    try:
+        invoker.wait_warm()
+        api = [threading.Thread(target=call, args=(f"api {n}", seconds, False)) for n, seconds in ((1, 2.0), (2, 0))]
+        for thread in api:
+            thread.start()
+            time.sleep(0.3)  # the first holds the API's worker; the second waits for it
+        call("stream", 0, True)
+        for thread in api:
+            thread.join(timeout=30)
+    finally:
+        invoker.close()
+    assert ended["stream"] < ended["api 1"] <= ended["api 2"]

@@ -221,16 +221,16 @@ class Gateway:
         return {"function_name": spec.logical_id, "memory_limit_in_mb": self.settings.memory.get(spec.logical_id, 128),
                 "timeout_seconds": self.settings.timeout.get(spec.logical_id, 3)}
 
-    def _invoke(self, spec: tpl.FunctionSpec, event: dict[str, Any]) -> Outcome:
+    def _invoke(self, spec: tpl.FunctionSpec, event: dict[str, Any], *, event_source: bool = False) -> Outcome:
         timeout = float(self.settings.timeout.get(spec.logical_id, 3))
-        return self.invoker.invoke(spec, event, self._context_fields(spec), timeout + 5.0)
+        return self.invoker.invoke(spec, event, self._context_fields(spec), timeout + 5.0, event_source=event_source)
 
     def stream_handler(self, logical_id: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         """A handler for StreamPoller that runs the function like its other invocations (raises when it fails)."""
         spec = self.functions[logical_id]
 
         def handle(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-            outcome = self._invoke(spec, event)
+            outcome = self._invoke(spec, event, event_source=True)
             if not outcome.ok:
                 raise RuntimeError(f"{logical_id} failed: {outcome.error_type}: {outcome.error_message}\n"
                                    f"{outcome.trace}")

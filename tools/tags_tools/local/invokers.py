@@ -95,7 +95,7 @@ def _warm(modules: tuple[str, ...]) -> int:
 
 class Invoker(Protocol):
     def invoke(self, spec: tpl.FunctionSpec, event: dict[str, Any], context: dict[str, Any],
-               timeout: float) -> Outcome: ...
+               timeout: float, *, event_source: bool = False) -> Outcome: ...
 
     def close(self) -> None: ...
 
@@ -107,7 +107,7 @@ class InProcessInvoker:
         self._lock = threading.Lock()
 
     def invoke(self, spec: tpl.FunctionSpec, event: dict[str, Any], context: dict[str, Any],
-               timeout: float) -> Outcome:
+               timeout: float, *, event_source: bool = False) -> Outcome:
         with self._lock:
             return run_handler(spec.module, spec.handler, event, context)
 
@@ -117,10 +117,17 @@ class InProcessInvoker:
 
 class ProcessPoolInvoker:
     """Worker processes (spawned, so they start clean and inherit the environment set before), each handling one
-    request at a time like a Lambda execution environment. A crashed pool is replaced."""
+    request at a time like a Lambda execution environment. A crashed pool is replaced.
+
+    API requests use at most all workers but one: the event sources (the stream processor, the command consumer)
+    always find a worker free, as on AWS, where an event source mapping's invocations have concurrency of their
+    own. Without it, a merge (which waits for the reverse index the stream processor writes) held a worker while
+    the stream processor queued behind API requests, and with every worker busy answered `in_progress` after its
+    20 s budget. With one worker there is nothing to keep apart."""
 
     def __init__(self, workers: int, warm_modules: Iterable[str] = ()) -> None:
         self._workers = workers
+        self._api_slots = threading.BoundedSemaphore(max(1, workers - 1))
         self._lock = threading.Lock()
         self._executor = self._new_executor()
         modules = tuple(warm_modules)
@@ -134,7 +141,14 @@ class ProcessPoolInvoker:
             future.result(timeout=timeout)
 
     def invoke(self, spec: tpl.FunctionSpec, event: dict[str, Any], context: dict[str, Any],
-               timeout: float) -> Outcome:
+               timeout: float, *, event_source: bool = False) -> Outcome:
+        if event_source:
+            return self._run(spec, event, context, timeout)
+        with self._api_slots:
+            return self._run(spec, event, context, timeout)
+
+    def _run(self, spec: tpl.FunctionSpec, event: dict[str, Any], context: dict[str, Any],
+             timeout: float) -> Outcome:
         executor = self._executor
         try:
             future = executor.submit(run_handler, spec.module, spec.handler, event, context)
