@@ -39,6 +39,10 @@ DOC_PATH = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- soak: begin (make soak writes this section) -->", "<!-- soak: end -->"
 KINDS = ("conversations", "customers", "comments")
 WINDOW = 1000  # requests in the first and last windows compared
+# Requests of the run between two bulk jobs, the first at half of it: every window of 1,000 requests sends two. A
+# job's 101 object changes run on the command consumer for a few seconds: as many jobs in the first window as in
+# the last, or the one with more (they came at per-client random draws) is slower for it.
+BULK_EVERY = 500
 BULK_OBJECTS = 101  # more than 100: a bulk change becomes a job on the command queue
 TARGETS = {"rss_end_mb": 300.0, "rss_growth_last_half_mb": 50.0, "write_p50_ratio": 1.2, "idle_cpu_percent": 2.0}
 
@@ -160,6 +164,16 @@ class Run:
     idle_cpu_percent: float = 0.0
     failures: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)  # bulk jobs accepted (202), checked done at the end
+    bulk_sent: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def bulk_due(self) -> bool:
+        """True once for each BULK_EVERY requests of the run (at BULK_EVERY / 2, then every BULK_EVERY)."""
+        with self.lock:
+            if len(self.samples) < BULK_EVERY // 2 + self.bulk_sent * BULK_EVERY:
+                return False
+            self.bulk_sent += 1
+            return True
 
 
 class Client:
@@ -200,9 +214,9 @@ class Client:
     def step(self, shared_tags: list[dict[str, Any]]) -> None:
         """The next step of the client's deck: every DECK steps hold each action its exact share, in a shuffled
         order, so every window of the run meets the same mix (random draws made one window's mix, and so its write
-        p50, differ from another's by chance); a bulk job every BULK_EVERY steps, each client at its own phase."""
+        p50, differ from another's by chance). A bulk job when the run's next one is due (`Run.bulk_due`)."""
         kind, object_id = self.next_object()
-        if self.turn % BULK_EVERY == self.number * BULK_EVERY // 4 % BULK_EVERY:
+        if self.run.bulk_due():
             Client.bulk(self, kind, object_id, self.random.choice(shared_tags), shared_tags)
             return
         if not self.deck:
@@ -289,7 +303,7 @@ class Client:
 
 
 Action = Callable[[Client, str, str, dict[str, Any], list[dict[str, Any]]], None]
-# (steps out of every DECK, what the step does): writes and reads on every route; bulk jobs apart (BULK_EVERY).
+# (steps out of every DECK, what the step does): writes and reads on every route; bulk jobs apart (Run.bulk_due).
 MIX: list[tuple[int, Action]] = [
     (20, Client.replace_set), (13, Client.append), (9, Client.remove), (8, Client.read_set),
     (3, Client.history), (3, Client.find), (5, Client.read_tag), (6, Client.list_tags),
@@ -297,7 +311,6 @@ MIX: list[tuple[int, Action]] = [
     (13, lambda c, *_: c.group_life_cycle()),
 ]
 DECK = sum(share for share, _ in MIX)  # 100
-BULK_EVERY = 400  # steps of one client between its bulk jobs: about one job per 1,000 requests of four clients
 
 
 # --- one run ----------------------------------------------------------------------------------------------------
