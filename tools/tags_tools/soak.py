@@ -43,6 +43,11 @@ WINDOW = 1000  # requests in the first and last windows compared
 # job's 101 object changes run on the command consumer for a few seconds: as many jobs in the first window as in
 # the last, or the one with more (they came at per-client random draws) is slower for it.
 BULK_EVERY = 500
+# Requests of the same mix sent before the clock starts, so that the first window meets the server as the last one
+# does: with the stream processor and the command consumer at their steady pace. Started from an idle server (the
+# setup's stream drained), the first seconds were the run's cheapest; started without draining, the setup's
+# backlog made them the dearest. Neither is a fair baseline for "as fast at the end as at the start".
+WARM_UP = 500
 BULK_OBJECTS = 101  # more than 100: a bulk change becomes a job on the command queue
 TARGETS = {"rss_end_mb": 300.0, "rss_growth_last_half_mb": 50.0, "write_p50_ratio": 1.2, "idle_cpu_percent": 2.0}
 
@@ -344,22 +349,29 @@ def drive(server: Server, run: Run, *, requests: int, clients: int, objects: int
     setup = Client(server, Run("setup"), counter=lambda: 0, number=-1, objects=1)
     shared = [setup.call("POST", "/tags/batch", "/tags/batch", {"tags": [f"soak tag {i}" for i in range(20)]})]
     tags: list[dict[str, Any]] = shared[0][1]["data"]["inserted"] + shared[0][1]["data"]["existing"]
-    workers = [Client(server, run, counter, number, objects) for number in range(clients)]
+    warm_up = Run("warm-up")
+    workers = [Client(server, warm_up, lambda: 0, number, objects) for number in range(clients)]
     give_objects_their_first_tags(server, tags, clients=clients, objects=objects)
-    wait_for_stream(server, Run("setup"))  # the clock starts with the setup's stream records processed
-    started = time.monotonic()
+    wait_for_stream(server, Run("setup"))  # the warm-up starts with the setup's stream records processed
+    clock: list[float] = []  # when the first client left the warm-up
     stop = threading.Event()
 
     def watch() -> None:
         while not stop.wait(2.0):
-            run.rss.append((done[0], time.monotonic() - started, *rss_mb(server.pids)))
+            if clock:
+                run.rss.append((done[0], time.monotonic() - clock[0], *rss_mb(server.pids)))
 
     def work(client: Client) -> None:
         while done[0] < requests and not stop.is_set():
+            if client.run is warm_up and len(warm_up.samples) >= WARM_UP:
+                with lock:
+                    if not clock:
+                        clock.append(time.monotonic())
+                client.run, client.counter = run, counter  # no pause: the measured requests follow at once
             try:
                 client.step(tags)
             except Exception as error:  # a dropped connection or a garbled answer is a failed request too
-                run.failures.append(f"{type(error).__name__}: {error}")
+                client.run.failures.append(f"{type(error).__name__}: {error}")
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -369,8 +381,10 @@ def drive(server: Server, run: Run, *, requests: int, clients: int, objects: int
     for thread in threads:
         thread.join(timeout=3600)
     stop.set()
-    run.seconds = time.monotonic() - started
+    run.seconds = time.monotonic() - clock[0]
     run.rss.append((done[0], run.seconds, *rss_mb(server.pids)))
+    run.failures[:0] = [f"(warm-up) {failure}" for failure in warm_up.failures]  # a failure counts wherever it was
+    run.jobs[:0] = warm_up.jobs  # checked done at the end like the others
 
 
 def give_objects_their_first_tags(server: Server, tags: list[dict[str, Any]], *, clients: int, objects: int) -> None:
@@ -501,8 +515,10 @@ def render(runs: list[Run], command: str) -> str:
     out = [BEGIN, "## Soak: `make run` under sustained use", "",
            f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (tools/tags_tools/soak.py). "
            "`tags-local` as `make run` starts it (4 worker processes, stream consumers on), driven by several "
-           "clients at once with mixed writes and reads on every route, after every object was given three tags "
-           "(not timed). RSS of the server processes: `tags-local` itself (where the embedded DynamoDB lives), plus "
+           "clients at once with mixed writes and reads on every route (each client's steps from a shuffled deck "
+           "of exact shares; a bulk job every 500 requests), after every object was given three tags and "
+           f"{WARM_UP} requests of the same mix (neither timed nor counted). RSS of the server processes: "
+           "`tags-local` itself (where the embedded DynamoDB lives), plus "
            "`tags-dynamodb` in the external run; the whole tree adds the function worker processes. Times are "
            "milliseconds as the client sees them.", ""]
     for run in runs:
