@@ -186,7 +186,6 @@ class Client:
 
     def __init__(self, server: Server, run: Run, counter: Callable[[], int], number: int, objects: int) -> None:
         self.server, self.run, self.counter = server, run, counter
-        self.number = number
         self.random = random.Random(number)  # noqa: S311 - a repeatable mix, not a secret
         self.objects = [(KINDS[i % 3], f"soak-{number}-{i}") for i in range(objects)]
         self.bulk_objects = [f"soak-{number}-bulk-{i}" for i in range(BULK_OBJECTS)]
@@ -217,7 +216,7 @@ class Client:
         return self.objects[self.turn % len(self.objects)]
 
     def step(self, shared_tags: list[dict[str, Any]]) -> None:
-        """The next step of the client's deck: every DECK steps hold each action its exact share, in a shuffled
+        """The next step of the client's deck: every 100 steps hold each action its exact share (MIX), in a shuffled
         order, so every window of the run meets the same mix (random draws made one window's mix, and so its write
         p50, differ from another's by chance). A bulk job when the run's next one is due (`Run.bulk_due`)."""
         kind, object_id = self.next_object()
@@ -308,14 +307,13 @@ class Client:
 
 
 Action = Callable[[Client, str, str, dict[str, Any], list[dict[str, Any]]], None]
-# (steps out of every DECK, what the step does): writes and reads on every route; bulk jobs apart (Run.bulk_due).
+# (steps out of every 100, what the step does): writes and reads on every route; bulk jobs apart (Run.bulk_due).
 MIX: list[tuple[int, Action]] = [
     (20, Client.replace_set), (13, Client.append), (9, Client.remove), (8, Client.read_set),
     (3, Client.history), (3, Client.find), (5, Client.read_tag), (6, Client.list_tags),
     (5, Client.reverse), (5, Client.touch_tag), (10, lambda c, k, o, one, _s: c.tag_life_cycle(k, o, one)),
     (13, lambda c, *_: c.group_life_cycle()),
 ]
-DECK = sum(share for share, _ in MIX)  # 100
 
 
 # --- one run ----------------------------------------------------------------------------------------------------
@@ -381,7 +379,7 @@ def drive(server: Server, run: Run, *, requests: int, clients: int, objects: int
     for thread in threads:
         thread.join(timeout=3600)
     stop.set()
-    run.seconds = time.monotonic() - clock[0]
+    run.seconds = time.monotonic() - (clock[0] if clock else time.monotonic())
     run.rss.append((done[0], run.seconds, *rss_mb(server.pids)))
     run.failures[:0] = [f"(warm-up) {failure}" for failure in warm_up.failures]  # a failure counts wherever it was
     run.jobs[:0] = warm_up.jobs  # checked done at the end like the others
