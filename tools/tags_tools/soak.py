@@ -512,7 +512,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def render(runs: list[Run], command: str) -> str:
     out = [BEGIN, "## Soak: `make run` under sustained use", "",
            f"Written by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (tools/tags_tools/soak.py). "
-           "`tags-local` as `make run` starts it (4 worker processes, stream consumers on), driven by several "
+           "`tags-local` as `make run` starts it (5 worker processes, stream consumers on), driven by several "
            "clients at once with mixed writes and reads on every route (each client's steps from a shuffled deck "
            "of exact shares; a bulk job every 500 requests), after every object was given three tags and "
            f"{WARM_UP} requests of the same mix (neither timed nor counted). RSS of the server processes: "

@@ -6,8 +6,9 @@ port with the fixes of moto_fixes.py (in memory: data is gone when the server st
 `--dynamodb-endpoint` (`tags-dynamodb`, the same server as a process of its own, or DynamoDB Local). The
 table-stream consumers run too (stream_poller.py); their change events go to the log instead of EventBridge, and
 with `--events-file PATH` are also appended to that file as JSON lines (docs/events.md). `--workers N` worker
-processes (default 4) each handle one request at a time like a Lambda execution environment; with `--workers 0`
-everything runs in this process, one request at a time. The server itself: server.py.
+processes (default 5: four API requests at once, one kept for the consumers) each handle one request at a time
+like a Lambda execution environment; with `--workers 0` everything runs in this process, one request at a time.
+The server itself: server.py.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ __all__ = ["DEFAULT_TABLE", "DEFAULT_WORKERS", "LocalApi", "LocalServer", "confi
 logger = logging.getLogger(__name__)
 
 DEFAULT_TABLE = "tags-local"
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 5  # four API requests at once, and one worker always free for the stream and queue consumers
 DEMO_TENANT = "demo"
 STATUS_PATH = "/_local/status"  # the stream consumers' progress and the embedded DynamoDB's counters
 
