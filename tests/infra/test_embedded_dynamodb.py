@@ -429,7 +429,6 @@ def test_expired_items_are_deleted_with_a_remove_record(server: EmbeddedDynamoDB
     assert changes(stream.read()) == [("REMOVE", "past")]
 
 
-
 def test_a_sweep_reads_only_the_items_that_are_due_however_large_the_table(
         server: EmbeddedDynamoDB, clients: tuple[Any, Any], table: str) -> None:
     """Each write files its item's expiry; a sweep pops what is due and reads each such item again, so one that
@@ -456,6 +455,7 @@ def test_a_sweep_reads_only_the_items_that_are_due_however_large_the_table(
             if "Item" not in dynamodb.get_item(TableName=table, Key=key(pk))}
     assert gone == {"due-1", "due-2"}
     assert dynamodb.scan(TableName=table, Select="COUNT")["Count"] == 1502
+
 
 def test_every_attribute_type_reads_back_as_written_and_streamed(clients: tuple[Any, Any], table: str) -> None:
     dynamodb, _ = clients

@@ -34,14 +34,13 @@ class _Pools:
     def _fill(self, name: str, n: int, make: Callable[[int], list[Any]]) -> None:
         self.s.pools[name] = make(n)
 
-    def tags(self, name: str) -> Callable[[int], None]:
-        s, run = self.s, self.run
-        return lambda n: self._fill(name, n, lambda k: s.seed_tags([f"{run} {name} {i:04d}" for i in range(k)]))
-
-    def archived_tags(self, name: str) -> Callable[[int], None]:
+    def tags(self, name: str, *, archived: bool = False) -> Callable[[int], None]:
         s, run = self.s, self.run
         return lambda n: self._fill(name, n, lambda k: s.seed_tags([f"{run} {name} {i:04d}" for i in range(k)],
-                                                                   archived=True))
+                                                                   archived=archived))
+
+    def bulk_jobs(self, name: str, count: int) -> Callable[[int], None]:
+        return lambda n: self._fill(name, n, lambda _k: self.s.seed_bulk_jobs(count))
 
     def groups(self, name: str) -> Callable[[int], None]:
         s, run = self.s, self.run
@@ -83,7 +82,7 @@ def _reads(s: State) -> list[Op]:
                              query={"all": t[0]["id"], "none": t[1]["name"]})),
         Op("get_bulk_job", "GetBulkJobFunction", "read", "GET /bulk-jobs/{job_id}",
            lambda i: s.event("GET", "/bulk-jobs/{job_id}", {"job_id": s.pools["get_bulk_job"][i % 8]}),
-           lambda _n: s.pools.__setitem__("get_bulk_job", s.seed_bulk_jobs(8))),
+           _Pools(s, "").bulk_jobs("get_bulk_job", 8)),
         Op("list_object_history", "ListObjectHistoryFunction", "read", "GET /{kind}/{object_id}/tags/history",
            lambda i: s.event("GET", "/{kind}/{object_id}/tags/history",
                              {"kind": "conversations", "object_id": "base-object"})),
@@ -160,7 +159,7 @@ def _other_writes(s: State, run: str) -> list[Op]:
            _Pools(s, run).tags("archive_tag")),
         Op("restore_tag", "RestoreTagFunction", "write", "POST /tags/{tag_id}/restore",
            lambda i: s.event("POST", "/tags/{tag_id}/restore", {"tag_id": s.pools["restore_tag"][i]["id"]}),
-           _Pools(s, run).archived_tags("restore_tag")),
+           _Pools(s, run).tags("restore_tag", archived=True)),
         Op("bulk_change_object_tags", "BulkChangeObjectTagsFunction", "write", "POST /{kind}/tags/bulk (2 objects)",
            lambda i: s.event("POST", "/{kind}/tags/bulk", {"kind": "conversations"},
                              body={"objects": [f"{run}-bulk-{i:04d}-{k}" for k in "ab"], "add": [t[0]["id"]]})),

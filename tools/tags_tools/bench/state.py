@@ -65,8 +65,6 @@ class State:
 
     def seed_bulk_jobs(self, n: int) -> list[str]:
         """n finished bulk jobs of two objects each (their status items, as the service writes them)."""
-        import time  # noqa: PLC0415
-
         from tags_core.clock import now_iso as rfc3339_now  # noqa: PLC0415
         from tags_core.ids import new_id  # noqa: PLC0415
         from tags_core.store import keys  # noqa: PLC0415

@@ -364,8 +364,7 @@ def _sweep_table(table: Any, now: float) -> int:
     while heap and heap[0][0] < now:
         _, _, hash_key, range_key = heapq.heappop(heap)
         _counters["ttl_items_read"] += 1
-        partition = table.items.get(hash_key)
-        item = partition.get(range_key) if isinstance(partition, dict) else partition
+        item = _stored(table, hash_key, range_key)
         expires = None if item is None else _expiry(item, attribute)
         if expires is not None and expires < now:  # not rewritten since with a later TTL, nor gone
             table.delete_item(hash_key, range_key)
@@ -443,6 +442,12 @@ def _stop_tracking() -> None:
 
 # --- 6. query ------------------------------------------------------------------------------------------------------
 
+def _stored(table: Any, hash_key: Any, range_key: Any) -> Any:
+    """The item the table holds under these keys now, or None."""
+    partition = table.items.get(hash_key)
+    return partition.get(range_key) if isinstance(partition, dict) else partition
+
+
 def _items_of(table: Any, partition: Any) -> list[Any]:
     if partition is None:
         return []
@@ -518,8 +523,7 @@ def _index_candidates(table: Any, index_name: str | None, hash_key: Any, conditi
     keys = _index_map(table).setdefault(index_name, {}).get(hash_key, set())
     found, stale = [], []
     for hash_value, range_value in keys:
-        partition = table.items.get(hash_value)
-        item = partition.get(range_value) if isinstance(partition, dict) else partition
+        item = _stored(table, hash_value, range_value)
         if item is not None and item.attrs.get(attribute) == hash_key:
             found.append(item)
         else:
